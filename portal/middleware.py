@@ -1,0 +1,37 @@
+"""The current merchant travels with each request (SPEC §2).
+
+``request.merchant`` is the merchant the user acts for (or None), ``request.role``
+the user's role there. The choice lives in the session and is re-checked against
+the database on every request, so a revoked membership takes effect at once.
+"""
+
+from __future__ import annotations
+
+from .models import Merchant
+from .selectors import default_merchant_id, role_for
+
+SESSION_KEY = "portal_merchant_id"
+
+
+def resolve(request) -> tuple[Merchant | None, str | None]:
+    user = request.user
+    if not user.is_authenticated:
+        return None, None
+    merchant_id = request.session.get(SESSION_KEY)
+    role = role_for(user=user, merchant_id=merchant_id) if merchant_id else None
+    if role is None:
+        merchant_id = default_merchant_id(user=user)
+        if merchant_id is None:
+            return None, None
+        role = role_for(user=user, merchant_id=merchant_id)
+        request.session[SESSION_KEY] = merchant_id
+    return Merchant.objects.get(pk=merchant_id), role
+
+
+class CurrentMerchantMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.merchant, request.role = resolve(request)
+        return self.get_response(request)

@@ -1,0 +1,164 @@
+"""Tenancy: providers, merchants, stores, memberships (SPEC §2).
+
+Every tenant-owned model elsewhere points at ``Merchant`` and declares the lookup path
+to it in ``TENANT_FIELD`` so that the one admin base class and the selectors can scope
+any queryset and any foreign-key choice to the current merchant.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .fields import EncryptedTextField
+from .roles import Role
+
+
+class Provider(models.Model):
+    """A third-party service provider (第三方平台) running the portal for sub-merchants."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    component_appid = models.CharField(_("component appid"), max_length=32, blank=True)
+    component_appsecret = EncryptedTextField(_("component appsecret"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("service provider")
+        verbose_name_plural = _("service providers")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Merchant(models.Model):
+    """A merchant: one WeChat official account (appid)."""
+
+    TENANT_FIELD = "pk"
+
+    provider = models.ForeignKey(
+        Provider,
+        verbose_name=_("service provider"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="merchants",
+    )
+    name = models.CharField(_("name"), max_length=100)
+    appid = models.CharField(_("AppID"), max_length=32, unique=True)
+    appsecret = EncryptedTextField(_("AppSecret"), blank=True)
+    event_token = EncryptedTextField(_("event token"), blank=True)
+    encoding_aes_key = EncryptedTextField(_("EncodingAESKey"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("merchant")
+        verbose_name_plural = _("merchants")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Store(models.Model):
+    """A shop (门店) known to WeChat by its POI id; cards list the stores they work in."""
+
+    TENANT_FIELD = "merchant"
+
+    merchant = models.ForeignKey(
+        Merchant,
+        verbose_name=_("merchant"),
+        on_delete=models.CASCADE,
+        related_name="stores",
+    )
+    poi_id = models.CharField(_("POI id"), max_length=32)
+    name = models.CharField(_("name"), max_length=100)
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("store")
+        verbose_name_plural = _("stores")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "poi_id"], name="store_poi_unique_per_merchant"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """A user working for a merchant in one role; a cashier may be tied to stores."""
+
+    TENANT_FIELD = "merchant"
+    ROLE_CHOICES = [(r.value, r.label) for r in (Role.OWNER, Role.STAFF, Role.CASHIER)]
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="memberships",
+    )
+    merchant = models.ForeignKey(
+        Merchant,
+        verbose_name=_("merchant"),
+        on_delete=models.CASCADE,
+        related_name="memberships",
+    )
+    role = models.CharField(_("role"), max_length=16, choices=ROLE_CHOICES)
+    stores = models.ManyToManyField(
+        Store,
+        verbose_name=_("stores"),
+        blank=True,
+        help_text=_("For cashiers: the stores they redeem for. Empty means all."),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("staff member")
+        verbose_name_plural = _("staff")
+        ordering = ["merchant", "user__username"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "merchant"], name="membership_unique_user_merchant"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(role__in=["owner", "staff", "cashier"]),
+                name="membership_role_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.merchant} ({self.get_role_display()})"
+
+
+class ProviderStaff(models.Model):
+    """A user of a provider, acting for each of the provider's sub-merchants."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="provider_roles",
+    )
+    provider = models.ForeignKey(
+        Provider,
+        verbose_name=_("service provider"),
+        on_delete=models.CASCADE,
+        related_name="staff",
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("provider staff member")
+        verbose_name_plural = _("provider staff")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "provider"], name="provider_staff_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.provider}"

@@ -1,0 +1,57 @@
+"""Reads for tenancy: which merchants a user may act for, and in which role."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from .models import Membership, Merchant, Store
+from .roles import Role
+
+
+def merchants_for_user(*, user) -> QuerySet[Merchant]:
+    """Every merchant ``user`` may act for: memberships, plus its providers' sub-merchants.
+
+    A superuser (the platform operator) may act for every merchant.
+    """
+    if not user.is_authenticated or not user.is_active:
+        return Merchant.objects.none()
+    if user.is_superuser:
+        return Merchant.objects.all()
+    return Merchant.objects.filter(
+        Q(memberships__user=user) | Q(provider__staff__user=user)
+    ).distinct()
+
+
+def role_for(*, user, merchant_id: int) -> str | None:
+    """The user's role at the merchant, or None when the user may not act for it.
+
+    A direct membership wins over provider staff rights for the same merchant.
+    """
+    if not user.is_authenticated or not user.is_active:
+        return None
+    role = (
+        Membership.objects.filter(user=user, merchant_id=merchant_id)
+        .values_list("role", flat=True)
+        .first()
+    )
+    if role:
+        return role
+    if Merchant.objects.filter(pk=merchant_id, provider__staff__user=user).exists():
+        return Role.PROVIDER
+    if user.is_superuser and Merchant.objects.filter(pk=merchant_id).exists():
+        return Role.OWNER
+    return None
+
+
+def default_merchant_id(*, user) -> int | None:
+    """The merchant a user lands on: the first one by name."""
+    return (
+        merchants_for_user(user=user)
+        .order_by("name")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def stores_for(*, merchant: Merchant) -> QuerySet[Store]:
+    return Store.objects.filter(merchant=merchant)

@@ -1,0 +1,22 @@
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from . import views
+from .sites import portal_site
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/login/", views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("switch-merchant/", views.switch_merchant, name="switch_merchant"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("redemption/", include("redemption.urls")),
+    path("admin/", portal_site.urls),
+    path("ops/", admin.site.urls),
+]
+
+if settings.SANDBOX_MOUNTED:  # tests: portal and sandbox in one live server
+    urlpatterns.append(path("sandbox/", include("sandbox.urls")))

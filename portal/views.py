@@ -1,0 +1,76 @@
+"""Thin views: the landing redirect, merchant switching, sign-in, /healthz."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from . import health
+from .middleware import SESSION_KEY
+from .roles import Capability, can
+from .selectors import role_for
+
+log = logging.getLogger(__name__)
+
+
+@login_required
+def home(request):
+    """Where a signed-in user lands: the admin dashboard, or a cashier's till page."""
+    if can(request.role, Capability.ADMIN):
+        return redirect("admin:index")
+    if can(request.role, Capability.REDEEM):
+        return redirect("redemption:home")
+    raise PermissionDenied(_("Your account is not attached to any merchant."))
+
+
+@require_POST
+@login_required
+def switch_merchant(request):
+    """Act for another merchant the user may act for; anything else is refused."""
+    try:
+        merchant_id = int(request.POST.get("merchant", ""))
+    except ValueError:
+        raise PermissionDenied from None
+    if role_for(user=request.user, merchant_id=merchant_id) is None:
+        raise PermissionDenied
+    request.session[SESSION_KEY] = merchant_id
+    messages.success(request, _("You are now working for another merchant."))
+    next_url = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = "/"
+    # The page the user was on may be another merchant's object: go to its list.
+    return HttpResponseRedirect(_list_url(next_url))
+
+
+def _list_url(url: str) -> str:
+    parts = url.split("?")[0].rstrip("/").split("/")
+    if len(parts) >= 5 and parts[1] == "admin":  # /admin/app/model/pk/...
+        return "/".join(parts[:4]) + "/"
+    return url
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+
+@never_cache
+def healthz(request):
+    """JSON status of database, cache and broker; 200 only when all three answer."""
+    checks = health.run_checks()
+    ok = all(v == "ok" for v in checks.values())
+    return JsonResponse(
+        {"status": "ok" if ok else "fail", **checks}, status=200 if ok else 503
+    )
