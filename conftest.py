@@ -65,3 +65,65 @@ def login():
         return client
 
     return _login
+
+
+def _database_url_of_test_db() -> str:
+    """The URL of the database the tests run on, for a worker in another process."""
+    from django.db import connection as conn
+
+    s = conn.settings_dict
+    if conn.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    user = s.get("USER") or ""
+    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    port = f":{s['PORT']}" if s.get("PORT") else ""
+    return f"postgres://{auth}{s.get('HOST') or '127.0.0.1'}{port}/{s['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker):
+    """A real Celery worker process on this test run's database, broker and queue.
+
+    Tests using it also need ``transactional_db`` so the worker sees their rows.
+    """
+    import subprocess
+    import sys
+    import time
+
+    from django.conf import settings
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "portal.settings_test",
+        "DATABASE_URL": _database_url_of_test_db(),
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+    }
+    log_path = settings.VAR_DIR / "celery-worker.log"
+    log = open(log_path, "w")  # noqa: SIM115  (closed at teardown)
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "celery", "-A", "portal", "worker",
+            "--loglevel", "INFO", "--concurrency", "2", "--pool", "prefork",
+            "--queues", settings.CELERY_TASK_DEFAULT_QUEUE,
+            "--hostname", f"test-{os.getpid()}@%h", "--without-gossip",
+            "--without-mingle", "--without-heartbeat",
+        ],
+        env=env,
+        cwd=settings.BASE_DIR,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while "ready." not in log_path.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("Celery worker did not start:\n" + log_path.read_text())
+        time.sleep(0.2)
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()

@@ -1,0 +1,15 @@
+"""gunicorn settings of the web container; every value can be overridden by env."""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+threads = int(os.environ.get("GUNICORN_THREADS", 4))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
+graceful_timeout = 20
+keepalive = 5
+accesslog = "-"
+# The client's IP from the proxy, for the lockout log and the access log.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
