@@ -44,6 +44,35 @@ def _needs_postgres(request):
         )
 
 
+def clear_test_cache() -> None:
+    """Empty this test process's part of the shared cache (tokens, locks).
+
+    The database cache's table is not flushed between tests, and a shared Redis
+    holds other processes' keys: only our key prefix is removed there.
+    """
+    from django.core.cache import cache
+    from django.core.cache.backends.redis import RedisCache
+
+    if isinstance(cache, RedisCache):
+        client = cache._cache.get_client(write=True)
+        prefix = cache.key_prefix
+        for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+            client.delete(key)
+    else:
+        cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache(request, django_db_blocker):
+    uses_db = request.node.get_closest_marker("django_db") or {
+        "db", "transactional_db", "live_server", "django_db_setup"
+    } & set(request.fixturenames)  # fmt: skip
+    if uses_db:
+        with django_db_blocker.unblock():
+            clear_test_cache()
+    yield
+
+
 @pytest.fixture
 def demo(db):
     """The demo tenants of `make run` (portal.demo); returns merchants by name."""
@@ -127,3 +156,70 @@ def celery_worker_process(django_db_setup, django_db_blocker):
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+
+
+class SandboxHandle:
+    """The sandbox as a test meets it: over HTTP, through its control API."""
+
+    def __init__(self, base_url: str):
+        import requests
+
+        self.base_url = base_url  # …/sandbox/
+        self.http = requests.Session()
+
+    def control(self, method: str, path: str, **kwargs):
+        response = self.http.request(
+            method, self.base_url + "control/" + path, **kwargs
+        )
+        assert response.status_code < 300, response.text
+        return response.json()
+
+    def calls(self, path: str, appid: str | None = None) -> int:
+        params = {"path": path, **({"appid": appid} if appid else {})}
+        return self.control("GET", "calls", params=params)["count"]
+
+    def wait_calls(self, path: str, appid: str, count: int, timeout: float = 5) -> int:
+        """The call count once it reaches ``count`` (a delayed answer is still
+        sleeping in the sandbox when the client has given up on it)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while (seen := self.calls(path, appid)) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return seen
+
+    def fault(self, kind: str, **fields) -> int:
+        return self.control("POST", "faults", json={"kind": kind, **fields})["id"]
+
+    def advance(self, seconds: float) -> None:
+        self.control("POST", "clock", json={"advance_seconds": seconds})
+
+    def account(self, appid: str, secret: str = "s" * 32, **fields) -> dict:
+        return self.control(
+            "POST", "accounts", json={"appid": appid, "secret": secret, **fields}
+        )
+
+    def client(self, appid: str, secret: str = "s" * 32, **kwargs):
+        from wechat.client import WeChatClient
+
+        kwargs.setdefault("timeout", 2.0)
+        return WeChatClient(appid, secret, base_url=self.base_url, **kwargs)
+
+
+@pytest.fixture
+def sandbox(live_server, settings, transactional_db) -> SandboxHandle:
+    """The sandbox served by the live server (with the portal), WECHAT_API_BASE on it.
+
+    The demo merchants' sandbox accounts push events to this live server.
+    """
+    settings.WECHAT_API_BASE = live_server.url + "/sandbox/"
+    settings.WECHAT_TIMEOUT = 2.0
+    return SandboxHandle(live_server.url + "/sandbox/")
+
+
+@pytest.fixture
+def live_demo(sandbox, live_server):
+    """Demo data whose sandbox accounts call back this test's live server."""
+    from portal.demo import seed_demo
+
+    return seed_demo(portal_url=live_server.url)

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError
+from django.utils.html import format_html
 from django.utils.translation import gettext
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from . import services
 from .admin_base import MerchantScopedAdmin
-from .models import Membership, Merchant, Provider, ProviderStaff, Store
+from .models import Membership, Merchant, Provider, ProviderStaff, Store, WeChatEvent
 from .roles import Capability
 from .sites import portal_site
 
@@ -331,3 +334,42 @@ class OpsMembershipAdmin(admin.ModelAdmin):
 class OpsStoreAdmin(admin.ModelAdmin):
     list_display = ["name", "merchant", "poi_id"]
     list_filter = ["merchant"]
+
+
+@admin.register(WeChatEvent, site=portal_site)
+class WeChatEventAdmin(MerchantScopedAdmin):
+    """Every event WeChat pushed to this merchant, raw and parsed (read-only)."""
+
+    change_capability = Capability.SETTINGS
+    list_display = [
+        "received_at",
+        "event",
+        "msg_type",
+        "from_user",
+        "status",
+        "encrypted",
+    ]
+    list_filter = ["status", "event", "encrypted"]
+    search_fields = ["event", "from_user", "dedupe_key"]
+    date_hierarchy = "received_at"
+    readonly_fields = [
+        "event", "msg_type", "from_user", "create_time", "encrypted", "status",
+        "error", "received_at", "handled_at", "pretty_payload", "raw",
+    ]  # fmt: skip
+    fields = readonly_fields
+    actions = None
+
+    @admin.display(description=_("parsed"))
+    def pretty_payload(self, obj):
+        return format_html(
+            "<pre>{}</pre>", json.dumps(obj.payload, ensure_ascii=False, indent=2)
+        )
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -7,6 +7,7 @@ Every demo password is ``demo-pass-2026`` — demo only.
 from __future__ import annotations
 
 import base64
+import os
 import secrets
 from dataclasses import dataclass, field
 
@@ -93,8 +94,12 @@ def _user(username: str):
 
 
 @transaction.atomic
-def seed_demo() -> dict[str, Merchant]:
-    """Create the demo tenants; returns the merchants by name."""
+def seed_demo(*, portal_url: str | None = None) -> dict[str, Merchant]:
+    """Create the demo tenants and their sandbox accounts; returns merchants by name.
+
+    The sandbox accounts push events to ``portal_url`` (default: this machine's
+    ``make run`` port, ``PORT``), re-pointed on every run whatever the port is.
+    """
     providers = {}
     for name, usernames in DEMO.providers.items():
         provider, _ = Provider.objects.get_or_create(name=name)
@@ -127,4 +132,20 @@ def seed_demo() -> dict[str, Merchant]:
                 merchant=merchant, user=_user(username), defaults={"role": role}
             )
         merchants[spec.name] = merchant
+        _sandbox_account(merchant, spec, portal_url)
     return merchants
+
+
+def _sandbox_account(merchant: Merchant, spec: DemoMerchant, portal_url: str | None):
+    """WeChat's side of a demo merchant: the same secrets, pushing to the portal."""
+    from sandbox.backends.core import account_save
+
+    base = portal_url or f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
+    account_save(
+        appid=merchant.appid,
+        secret=merchant.appsecret,
+        token=merchant.event_token,
+        encoding_aes_key=merchant.encoding_aes_key,
+        callback_url=f"{base.rstrip('/')}/wechat/events/{merchant.appid}/",
+        encrypted=spec.encrypted_events,
+    )

@@ -162,3 +162,54 @@ class ProviderStaff(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.provider}"
+
+
+class WeChatEvent(models.Model):
+    """An event WeChat pushed to a merchant (SPEC §10): stored raw and parsed, once."""
+
+    TENANT_FIELD = "merchant"
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        PROCESSING = "processing", _("Processing")
+        HANDLED = "handled", _("Handled")
+        IGNORED = "ignored", _("No handler")
+        FAILED = "failed", _("Failed")
+
+    merchant = models.ForeignKey(
+        Merchant,
+        verbose_name=_("merchant"),
+        on_delete=models.CASCADE,
+        related_name="wechat_events",
+    )
+    event = models.CharField(_("event"), max_length=64, db_index=True)
+    msg_type = models.CharField(_("message type"), max_length=32)
+    from_user = models.CharField(_("from user"), max_length=64, blank=True)
+    create_time = models.BigIntegerField(_("WeChat time"), default=0)
+    dedupe_key = models.CharField(max_length=255)
+    encrypted = models.BooleanField(_("encrypted"), default=False)
+    raw = models.TextField(_("raw XML"))
+    payload = models.JSONField(_("parsed"), default=dict)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.RECEIVED
+    )
+    error = models.TextField(_("error"), blank=True)
+    received_at = models.DateTimeField(
+        _("received at"), auto_now_add=True, db_index=True
+    )
+    handled_at = models.DateTimeField(_("handled at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("WeChat event")
+        verbose_name_plural = _("WeChat events")
+        ordering = ["-received_at"]
+        constraints = [
+            # WeChat retries a push three times: each event is stored once.
+            models.UniqueConstraint(
+                fields=["merchant", "dedupe_key"], name="wechat_event_once"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event or self.msg_type} @ {self.create_time}"

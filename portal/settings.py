@@ -199,7 +199,9 @@ CELERY_TIMEZONE = env("TIME_ZONE", default="Asia/Shanghai")
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # Beat entries; each app adds its own clocks here (SPEC §5 "Celery owns the clocks").
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "redispatch-events": {"task": "portal.redispatch_events", "schedule": 60.0},
+}
 
 # --- WeChat ----------------------------------------------------------------
 SANDBOX_PORT = env.int("SANDBOX_PORT", default=8001)
@@ -291,5 +293,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        # urllib3 logs whole URLs at DEBUG: WeChat's carry the token or secret.
+        "urllib3": {"level": "WARNING"},
     },
 }

@@ -12,6 +12,7 @@ urlpatterns = [
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("switch-merchant/", views.switch_merchant, name="switch_merchant"),
+    path("wechat/events/<str:appid>/", views.wechat_events, name="wechat_events"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("redemption/", include("redemption.urls")),
     path("admin/", portal_site.urls),

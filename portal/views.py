@@ -8,15 +8,27 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect, JsonResponse
+from django.http import (
+    Http404,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseForbidden,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from . import health
+from wechat import xmlutil
+
+from . import events, health
 from .middleware import SESSION_KEY
+from .models import Merchant
 from .roles import Capability, can
 from .selectors import role_for
 
@@ -74,3 +86,38 @@ def healthz(request):
     return JsonResponse(
         {"status": "ok" if ok else "fail", **checks}, status=200 if ok else 503
     )
+
+
+@csrf_exempt  # WeChat signs its pushes; there is no session here
+def wechat_events(request, appid: str):
+    """WeChat's push endpoint for one merchant (SPEC §10).
+
+    GET: the URL check (echo ``echostr`` only on a valid signature). POST: an event,
+    plain or encrypted; 403 on a bad signature, 400 on malformed XML, otherwise
+    "success" as soon as it is stored (once, however often WeChat retries).
+    """
+    merchant = Merchant.objects.filter(appid=appid).first()
+    if merchant is None:
+        raise Http404
+    if request.method == "GET":
+        ok = events.url_check(
+            merchant,
+            signature=request.GET.get("signature", ""),
+            timestamp=request.GET.get("timestamp", ""),
+            nonce=request.GET.get("nonce", ""),
+        )
+        if not ok:
+            return HttpResponseForbidden("bad signature")
+        return HttpResponse(request.GET.get("echostr", ""), content_type="text/plain")
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["GET", "POST"])
+    try:
+        xml, parsed, encrypted = events.decode(merchant, request.body, request.GET)
+    except events.SignatureError as exc:
+        log.warning("rejected a push for %s: %s", appid, exc)
+        return HttpResponseForbidden("bad signature")
+    except xmlutil.XMLError as exc:
+        log.warning("malformed push for %s: %s", appid, exc)
+        return HttpResponseBadRequest("malformed XML")
+    events.event_receive(merchant=merchant, xml=xml, parsed=parsed, encrypted=encrypted)
+    return HttpResponse("success", content_type="text/plain")

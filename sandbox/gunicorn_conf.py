@@ -1,3 +1,14 @@
 """gunicorn settings of the sandbox process (used by `make run` and docker)."""
 
+import threading
+
 worker_class = "gthread"
+
+
+def post_worker_init(worker):
+    """Sandbox time moves on by itself: reviews and refunds happen when due."""
+    from sandbox.backends import ticker
+
+    threading.Thread(
+        target=ticker.run_forever, name="sandbox-ticker", daemon=True
+    ).start()

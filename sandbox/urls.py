@@ -1,2 +1,35 @@
+"""Below /sandbox/: WeChat's own paths (cgi-bin/…, card/…), the control API and
+the console."""
+
+from django.urls import path
+from django.views.generic import RedirectView
+
+from .views import basic, console, control
+
 app_name = "sandbox"
-urlpatterns: list = []
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="sandbox:console"), name="index"),
+    # WeChat's API (SPEC §4, §12)
+    path("cgi-bin/token", basic.token),
+    path("cgi-bin/ticket/getticket", basic.getticket),
+    path("cgi-bin/media/uploadimg", basic.uploadimg),
+    path("media/<str:key>.<str:ext>", basic.media, name="media"),
+    # control API (README)
+    path("control/accounts", control.accounts, name="control_accounts"),
+    path("control/reset", control.reset, name="control_reset"),
+    path("control/clock", control.clock_view, name="control_clock"),
+    path("control/faults", control.faults, name="control_faults"),
+    path("control/events", control.events, name="control_events"),
+    path("control/calls", control.calls, name="control_calls"),
+    # console
+    path("console/", console.console, name="console"),
+    path("console/clock", console.console_clock, name="console_clock"),
+    path("console/faults/add", console.console_fault_add, name="console_fault_add"),
+    path(
+        "console/faults/clear", console.console_fault_clear, name="console_fault_clear"
+    ),
+    path("console/events", console.console_event, name="console_event"),
+    path("console/account", console.console_account, name="console_account"),
+    path("console/reset", console.console_reset, name="console_reset"),
+]

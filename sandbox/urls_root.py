@@ -1,4 +1,4 @@
-"""URLs of the sandbox's own web process: everything under /sandbox/, like WeChat's host."""
+"""URLs of the sandbox's own web process: /sandbox/… as on WeChat's host."""
 
 from django.http import JsonResponse
 from django.urls import include, path
@@ -10,5 +10,6 @@ def healthz(request):
 
 urlpatterns = [
     path("healthz", healthz),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("sandbox/", include("sandbox.urls")),
 ]

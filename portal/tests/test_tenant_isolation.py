@@ -17,8 +17,25 @@ from portal.sites import portal_site
 STANDARD_VIEWS = {"changelist", "add", "history", "delete", "change"}
 
 
+def _event(merchant):
+    from portal.models import WeChatEvent
+
+    return WeChatEvent.objects.create(
+        merchant=merchant, event="card_pass_check", msg_type="event",
+        dedupe_key=f"walk-{merchant.pk}", raw="<xml/>", payload={},
+    )  # fmt: skip
+
+
+# Rows the demo data does not have, made for the walk. A model registered on the
+# portal site with neither demo rows nor a factory here fails the walk.
+FACTORIES = {"WeChatEvent": _event}
+
+
 def _bistro_objects(model, bistro):
-    return list(scope(model._default_manager.all(), bistro)[:3])
+    rows = list(scope(model._default_manager.all(), bistro)[:3])
+    if not rows and model.__name__ in FACTORIES:
+        rows = [FACTORIES[model.__name__](bistro)]
+    return rows
 
 
 def _admin_urls():

@@ -21,6 +21,9 @@ from django.core.management.base import BaseCommand
 from portal.demo import DEMO_PASSWORD
 
 
+ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+
+
 class Command(BaseCommand):
     help = "Run web, sandbox, Celery worker and beat in the foreground."
 

@@ -1,0 +1,180 @@
+"""Events WeChat pushes (SPEC §10): verify, store once, acknowledge, hand to handlers.
+
+Apps register handlers in ``AppConfig.ready()``::
+
+    from portal import events
+
+    @events.handler("card_pass_check")
+    def on_pass(event): ...
+
+The receiver answers WeChat as soon as the event is stored; handlers run in a Celery
+task that claims the event with a conditional update, so a retried task or a
+second worker never handles it twice. An event type nobody handles is stored,
+acknowledged and marked "no handler" — never an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from wechat import xmlutil
+from wechat.crypto import CryptoError, MessageCrypto
+from wechat.signatures import check_server_signature
+
+from .models import Merchant, WeChatEvent
+
+log = logging.getLogger(__name__)
+
+_HANDLERS: dict[str, list[Callable[[WeChatEvent], None]]] = defaultdict(list)
+# The ids that tell one event from another of the same user and second.
+_ID_FIELDS = ("CardId", "UserCardCode", "OrderId", "MsgId", "AuthorizerAppid")
+
+
+class SignatureError(Exception):
+    """The push is not from WeChat (or not for this merchant): answer 403."""
+
+
+def handler(event_name: str):
+    def decorator(fn: Callable[[WeChatEvent], None]):
+        if fn not in _HANDLERS[event_name]:
+            _HANDLERS[event_name].append(fn)
+        return fn
+
+    return decorator
+
+
+def handlers_for(event_name: str) -> list[Callable[[WeChatEvent], None]]:
+    return list(_HANDLERS.get(event_name, ()))
+
+
+def url_check(
+    merchant: Merchant, *, signature: str, timestamp: str, nonce: str
+) -> bool:
+    """GET URL check: True when WeChat signed it with the merchant's token."""
+    token = merchant.event_token
+    return bool(token) and check_server_signature(token, timestamp, nonce, signature)
+
+
+def decode(merchant: Merchant, body: bytes, query) -> tuple[str, dict, bool]:
+    """Verify and decode a push: ``(xml, parsed, encrypted)``.
+
+    Raises SignatureError (403) or xmlutil.XMLError (400).
+    """
+    token = merchant.event_token
+    timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
+    if not token:
+        raise SignatureError("the merchant has no event token")
+    if query.get("encrypt_type") == "aes":
+        if not merchant.encoding_aes_key:
+            raise SignatureError("no EncodingAESKey for an encrypted push")
+        crypto = MessageCrypto(token, merchant.encoding_aes_key, merchant.appid)
+        try:
+            xml = crypto.decrypt_message(
+                body,
+                msg_signature=query.get("msg_signature", ""),
+                timestamp=timestamp,
+                nonce=nonce,
+            )
+        except CryptoError as exc:
+            if exc.code == -40002:  # the envelope itself is not XML
+                raise xmlutil.XMLError(str(exc)) from None
+            raise SignatureError(f"crypto error {exc.code}") from None
+        return xml, xmlutil.parse(xml), True
+    if not check_server_signature(token, timestamp, nonce, query.get("signature", "")):
+        raise SignatureError("bad signature")
+    xml = body.decode("utf-8", errors="replace")
+    return xml, xmlutil.parse(body), False
+
+
+def dedupe_key(parsed: dict) -> str:
+    parts = [
+        parsed.get("FromUserName", ""),
+        str(parsed.get("CreateTime", "")),
+        parsed.get("MsgType", ""),
+        parsed.get("Event", ""),
+        *(f"{f}={parsed[f]}" for f in _ID_FIELDS if parsed.get(f)),
+    ]
+    return "|".join(str(p) for p in parts)[:255]
+
+
+def event_receive(
+    *, merchant: Merchant, xml: str, parsed: dict, encrypted: bool
+) -> tuple[WeChatEvent, bool]:
+    """Store an event once; returns ``(event, created)``. A repeat of the same push
+    (WeChat's retries) returns the stored event with ``created=False``."""
+    try:
+        create_time = int(parsed.get("CreateTime") or 0)
+    except (TypeError, ValueError):
+        create_time = 0
+    key = dedupe_key(parsed)
+    try:
+        with transaction.atomic():
+            event = WeChatEvent.objects.create(
+                merchant=merchant,
+                event=str(parsed.get("Event", ""))[:64],
+                msg_type=str(parsed.get("MsgType", ""))[:32],
+                from_user=str(parsed.get("FromUserName", ""))[:64],
+                create_time=create_time,
+                dedupe_key=key,
+                encrypted=encrypted,
+                raw=xml,
+                payload=parsed,
+            )
+    except IntegrityError:
+        return WeChatEvent.objects.get(merchant=merchant, dedupe_key=key), False
+    from .tasks import process_event
+
+    transaction.on_commit(lambda: process_event.delay(event.pk))
+    return event, True
+
+
+def event_process(event_id: int) -> str | None:
+    """Run the handlers of one event, once: claimed by a conditional update.
+
+    Returns the final status, or None when someone else holds the event.
+    """
+    claimed = WeChatEvent.objects.filter(
+        pk=event_id, status=WeChatEvent.Status.RECEIVED
+    ).update(status=WeChatEvent.Status.PROCESSING)
+    if not claimed:
+        return None
+    event = WeChatEvent.objects.select_related("merchant").get(pk=event_id)
+    handlers = handlers_for(event.event or event.msg_type)
+    status, error = WeChatEvent.Status.HANDLED, ""
+    if not handlers:
+        status = WeChatEvent.Status.IGNORED
+    for fn in handlers:
+        try:
+            with transaction.atomic():
+                fn(event)
+        except Exception as exc:  # one bad handler must not lose the event
+            log.exception("handler %s failed for event %s", fn.__name__, event_id)
+            status, error = WeChatEvent.Status.FAILED, f"{fn.__name__}: {exc}"
+    WeChatEvent.objects.filter(pk=event_id).update(
+        status=status, error=error, handled_at=timezone.now()
+    )
+    return status
+
+
+def events_redispatch(*, older_than: timedelta = timedelta(seconds=30)) -> int:
+    """Re-enqueue events whose task was lost (stuck in received or processing)."""
+    from .tasks import process_event
+
+    now = timezone.now()
+    WeChatEvent.objects.filter(
+        status=WeChatEvent.Status.PROCESSING, received_at__lt=now - timedelta(minutes=5)
+    ).update(status=WeChatEvent.Status.RECEIVED)
+    stuck = list(
+        WeChatEvent.objects.filter(
+            status=WeChatEvent.Status.RECEIVED, received_at__lt=now - older_than
+        ).values_list("pk", flat=True)[:500]
+    )
+    for pk in stuck:
+        process_event.delay(pk)
+    return len(stuck)

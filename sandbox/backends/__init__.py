@@ -1,0 +1,1 @@
+"""The sandbox's state and rules, apart from the wire (views)."""

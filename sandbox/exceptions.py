@@ -1,0 +1,46 @@
+"""One exception class per WeChat errcode the sandbox answers with (moto-style).
+
+``errmsg`` texts are WeChat's own, so that SDKs and logs read the same as in real life.
+"""
+
+from __future__ import annotations
+
+
+class SandboxAPIError(Exception):
+    errcode: int = -1
+    errmsg: str = "system error"
+
+    def __init__(self, errmsg: str | None = None):
+        if errmsg:
+            self.errmsg = errmsg
+        super().__init__(f"{self.errcode} {self.errmsg}")
+
+    def as_json(self) -> dict:
+        return {"errcode": self.errcode, "errmsg": self.errmsg}
+
+
+def _error(code: int, message: str, name: str) -> type[SandboxAPIError]:
+    return type(name, (SandboxAPIError,), {"errcode": code, "errmsg": message})
+
+
+SystemBusy = _error(-1, "system error", "SystemBusy")
+InvalidCredential = _error(
+    40001,
+    "invalid credential, access_token is invalid or not latest",
+    "InvalidCredential",
+)
+InvalidGrantType = _error(40002, "invalid grant_type", "InvalidGrantType")
+InvalidOpenid = _error(40003, "invalid openid", "InvalidOpenid")
+InvalidFileType = _error(40005, "invalid file type", "InvalidFileType")
+InvalidImageSize = _error(40009, "invalid image size", "InvalidImageSize")
+InvalidAppid = _error(40013, "invalid appid", "InvalidAppid")
+InvalidAccessToken = _error(40014, "invalid access_token", "InvalidAccessToken")
+InvalidTicketType = _error(40097, "invalid args", "InvalidArgs")
+InvalidArgs = _error(40097, "invalid args", "InvalidArgs")
+InvalidAppsecret = _error(40125, "invalid appsecret", "InvalidAppsecret")
+AccessTokenMissing = _error(41001, "access_token missing", "AccessTokenMissing")
+AccessTokenExpired = _error(42001, "access_token expired", "AccessTokenExpired")
+MediaDataMissing = _error(41005, "media data missing", "MediaDataMissing")
+RequirePost = _error(43002, "require POST method", "RequirePost")
+DataFormatError = _error(47001, "data format error", "DataFormatError")
+InvalidJson = _error(40053, "invalid json", "InvalidJson")

@@ -1,0 +1,125 @@
+"""The sandbox's own tables: WeChat's side of the world (SPEC §12).
+
+Nothing here is read by the portal: the portal only talks to the sandbox over HTTP.
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Clock(models.Model):
+    """Sandbox time = real time + offset; the control API moves it forward."""
+
+    offset_seconds = models.FloatField(default=0)
+
+    class Meta:
+        verbose_name = _("sandbox clock")
+
+
+class Account(models.Model):
+    """An official account as WeChat knows it."""
+
+    appid = models.CharField(max_length=32, unique=True)
+    secret = models.CharField(max_length=64)
+    token = models.CharField(max_length=32, blank=True)
+    encoding_aes_key = models.CharField(max_length=43, blank=True)
+    callback_url = models.URLField(max_length=300, blank=True)
+    encrypted = models.BooleanField(default=False)
+    # SPEC §12: cards are reviewed automatically after this many sandbox seconds
+    # (0 = only by hand, from the console or the control API).
+    auto_review_seconds = models.PositiveIntegerField(default=30)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["appid"]
+
+    def __str__(self) -> str:
+        return self.appid
+
+
+class AccessToken(models.Model):
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="tokens"
+    )
+    token = models.CharField(max_length=128, unique=True)
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "expires_at"])]
+
+
+class Ticket(models.Model):
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="tickets"
+    )
+    kind = models.CharField(max_length=16)
+    ticket = models.CharField(max_length=128, unique=True)
+    expires_at = models.DateTimeField()
+
+
+class Image(models.Model):
+    """An image uploaded through cgi-bin/media/uploadimg; served back at its URL."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="images"
+    )
+    key = models.CharField(max_length=40, unique=True)
+    content = models.BinaryField()
+    content_type = models.CharField(max_length=40)
+    url = models.URLField(max_length=300, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class Fault(models.Model):
+    """An injected fault: applies to calls of ``appid`` (blank: any) on ``path``
+    (blank: any API path), ``remaining`` more times (null: until removed)."""
+
+    class Kind(models.TextChoices):
+        LATENCY = "latency", "added latency"
+        TIMEOUT = "timeout", "no answer in time"
+        HTTP_500 = "http_500", "HTTP 500"
+        BUSY = "errcode_-1", "errcode -1 (system busy)"
+        TOKEN_EXPIRED = "token_expired", "access token expired (42001)"
+
+    appid = models.CharField(max_length=32, blank=True)
+    path = models.CharField(max_length=100, blank=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    latency_ms = models.PositiveIntegerField(default=0)
+    remaining = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+
+class Call(models.Model):
+    """Every API call the sandbox answered: what tests and the console count."""
+
+    appid = models.CharField(max_length=32, blank=True, db_index=True)
+    path = models.CharField(max_length=100, db_index=True)
+    errcode = models.IntegerField(default=0)
+    http_status = models.PositiveSmallIntegerField(default=200)
+    at = models.DateTimeField(auto_now_add=True)
+
+
+class Push(models.Model):
+    """An event pushed to an account's callback URL, with how delivery went."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="pushes"
+    )
+    event = models.CharField(max_length=64)
+    xml = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default="pending")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    response = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]

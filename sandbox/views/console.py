@@ -1,0 +1,121 @@
+"""The console at /sandbox/console/: act as WeChat and its users by hand.
+
+Every form here calls the same backends as the control API.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from ..backends import clock, core, push
+from ..models import Account, Call, Fault, Push
+
+EVENT_TEMPLATES = {
+    "card_pass_check": "CardId=",
+    "card_not_pass_check": "CardId=\nRefuseReason=",
+    "user_get_card": "CardId=\nUserCardCode=\nIsGiveByFriend=0\nOuterStr=",
+    "user_consume_card": "CardId=\nUserCardCode=\nConsumeSource=FROM_API",
+    "card_pay_order": "OrderId=\nStatus=ORDER_STATUS_SUCC\nOrderType=ORDER_TYPE_WXPAY",
+}
+
+
+def console(request):
+    context = {
+        "now": clock.now(),
+        "offset": clock.offset(),
+        "accounts": Account.objects.all(),
+        "faults": Fault.objects.all(),
+        "fault_kinds": Fault.Kind.choices,
+        "pushes": Push.objects.select_related("account")[:20],
+        "calls": Call.objects.order_by("-at")[:20],
+        "event_templates": EVENT_TEMPLATES,
+        "sections": [],
+    }
+    return render(request, "sandbox/console.html", context)
+
+
+@require_POST
+def console_clock(request):
+    try:
+        seconds = float(request.POST.get("advance_seconds", "0"))
+        clock.advance(seconds)
+        messages.success(request, _("Sandbox time moved forward."))
+    except ValueError:
+        messages.error(request, _("Give a positive number of seconds."))
+    return redirect("sandbox:console")
+
+
+@require_POST
+def console_fault_add(request):
+    try:
+        remaining = request.POST.get("remaining", "").strip()
+        core.fault_add(
+            kind=request.POST.get("kind", ""),
+            appid=request.POST.get("appid", "").strip(),
+            path=request.POST.get("path", "").strip(),
+            latency_ms=int(request.POST.get("latency_ms") or 0),
+            remaining=int(remaining) if remaining else None,
+        )
+        messages.success(request, _("Fault added."))
+    except ValueError:
+        messages.error(request, _("The fault is not valid."))
+    return redirect("sandbox:console")
+
+
+@require_POST
+def console_fault_clear(request):
+    Fault.objects.filter(pk=request.POST.get("id")).delete()
+    messages.success(request, _("Fault removed."))
+    return redirect("sandbox:console")
+
+
+@require_POST
+def console_event(request):
+    account = Account.objects.filter(appid=request.POST.get("appid", "")).first()
+    if account is None:
+        messages.error(request, _("Choose an account."))
+        return redirect("sandbox:console")
+    fields = {}
+    for line in request.POST.get("fields", "").splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip():
+            fields[key.strip()] = value.strip()
+    result = push.push_event(
+        account,
+        event=request.POST.get("event", "").strip() or "unknown",
+        fields=fields,
+        from_user=request.POST.get("from_user", "").strip(),
+    )
+    if result.status == Push.Status.DELIVERED:
+        messages.success(request, _("Event delivered: %s") % result.response)
+    else:
+        messages.error(request, _("Event not delivered: %s") % result.response)
+    return redirect("sandbox:console")
+
+
+@require_POST
+def console_account(request):
+    account = Account.objects.filter(appid=request.POST.get("appid", "")).first()
+    if account is not None:
+        account.callback_url = request.POST.get("callback_url", "").strip()
+        account.encrypted = request.POST.get("encrypted") == "on"
+        try:
+            account.auto_review_seconds = int(
+                request.POST.get("auto_review_seconds") or 0
+            )
+        except ValueError:
+            messages.error(request, _("The review delay must be a number of seconds."))
+            return redirect("sandbox:console")
+        account.save()
+        messages.success(request, _("Account saved."))
+    return redirect("sandbox:console")
+
+
+@require_POST
+def console_reset(request):
+    core.reset()
+    messages.success(request, _("The sandbox was reset."))
+    return redirect("sandbox:console")

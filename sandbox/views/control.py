@@ -1,0 +1,170 @@
+"""The control API (README "Sandbox control API"): everything the console does, as JSON.
+
+Not part of WeChat's API: it plays WeChat's staff and users (reviews, payments,
+pushes), moves sandbox time and injects faults.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from ..backends import clock, core, push
+from ..models import Account, Fault
+
+
+def _body(request) -> dict:
+    try:
+        data = json.loads(request.body.decode("utf-8") or "{}")
+    except (UnicodeDecodeError, ValueError):
+        raise ValueError("the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise ValueError("the body must be a JSON object")
+    return data
+
+
+def _bad(message: str, status: int = 400) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def control(methods: list[str]):
+    """JSON in, JSON out; ValueError/KeyError become 400 with the reason."""
+
+    def decorator(fn):
+        @csrf_exempt
+        @require_http_methods(methods)
+        def view(request, *args, **kwargs):
+            try:
+                return fn(request, *args, **kwargs)
+            except (ValueError, KeyError, TypeError) as error:
+                return _bad(str(error))
+
+        view.__name__ = fn.__name__
+        view.__doc__ = fn.__doc__
+        return view
+
+    return decorator
+
+
+def account_json(account: Account) -> dict:
+    return {
+        "appid": account.appid,
+        "secret": account.secret,
+        "token": account.token,
+        "encoding_aes_key": account.encoding_aes_key,
+        "callback_url": account.callback_url,
+        "encrypted": account.encrypted,
+        "auto_review_seconds": account.auto_review_seconds,
+    }
+
+
+@control(["GET", "POST"])
+def accounts(request):
+    """GET: every account. POST: create or update one by appid."""
+    if request.method == "POST":
+        data = _body(request)
+        if not data.get("appid") or not data.get("secret"):
+            raise ValueError("appid and secret are required")
+        account = core.account_save(
+            appid=str(data["appid"]),
+            secret=str(data["secret"]),
+            token=str(data.get("token", "")),
+            encoding_aes_key=str(data.get("encoding_aes_key", "")),
+            callback_url=str(data.get("callback_url", "")),
+            encrypted=bool(data.get("encrypted", False)),
+            auto_review_seconds=data.get("auto_review_seconds"),
+        )
+        return JsonResponse(account_json(account), status=201)
+    return JsonResponse({"accounts": [account_json(a) for a in Account.objects.all()]})
+
+
+@control(["POST"])
+def reset(request):
+    """Forget all state but the accounts, and set sandbox time back to real time."""
+    core.reset()
+    return JsonResponse({"reset": True})
+
+
+@control(["GET", "POST"])
+def clock_view(request):
+    """POST {"advance_seconds": N}: sandbox time moves forward N seconds."""
+    if request.method == "POST":
+        seconds = float(_body(request)["advance_seconds"])
+        clock.advance(seconds)
+    return JsonResponse(
+        {"now": clock.now().isoformat(), "offset_seconds": clock.offset()}
+    )
+
+
+@control(["GET", "POST", "DELETE"])
+def faults(request):
+    """POST {"appid", "path", "kind", "latency_ms", "remaining"} adds a fault;
+    DELETE (optionally ?appid=&path=) removes faults; GET lists them."""
+    if request.method == "POST":
+        data = _body(request)
+        remaining = data.get("remaining")
+        fault = core.fault_add(
+            kind=str(data["kind"]),
+            appid=str(data.get("appid", "")),
+            path=str(data.get("path", "")),
+            latency_ms=int(data.get("latency_ms", 0)),
+            remaining=int(remaining) if remaining is not None else None,
+        )
+        return JsonResponse({"id": fault.pk}, status=201)
+    if request.method == "DELETE":
+        deleted = core.fault_clear(
+            appid=request.GET.get("appid"), path=request.GET.get("path")
+        )
+        return JsonResponse({"deleted": deleted})
+    return JsonResponse(
+        {
+            "faults": list(
+                Fault.objects.values(
+                    "id", "appid", "path", "kind", "latency_ms", "remaining"
+                )
+            ),
+            "kinds": Fault.Kind.values,
+        }
+    )
+
+
+@control(["POST"])
+def events(request):
+    """POST {"appid", "event", "fields": {...}, "from_user"}: push an event now;
+    answers how the delivery went."""
+    data = _body(request)
+    account = Account.objects.filter(appid=data.get("appid", "")).first()
+    if account is None:
+        return _bad("unknown appid", 404)
+    fields = data.get("fields") or {}
+    if not isinstance(fields, dict):
+        raise ValueError("fields must be an object")
+    delivered = push.push_event(
+        account,
+        event=str(data["event"]),
+        fields=fields,
+        from_user=str(data.get("from_user", "")),
+    )
+    return JsonResponse(
+        {
+            "push_id": delivered.pk,
+            "status": delivered.status,
+            "attempts": delivered.attempts,
+            "response": delivered.response,
+        }
+    )
+
+
+@control(["GET"])
+def calls(request):
+    """GET ?appid=&path=: how many API calls the sandbox answered."""
+    return JsonResponse(
+        {
+            "count": core.call_count(
+                appid=request.GET.get("appid"), path=request.GET.get("path")
+            )
+        }
+    )

@@ -1,0 +1,98 @@
+"""The wire: WeChat's request parsing and answer shapes, shared by every API view.
+
+``wechat_api`` wraps a view function ``(request, account) -> dict``: it applies
+injected faults, checks the access token (41001 / 40001 / 42001), turns a
+``SandboxAPIError`` into WeChat's ``{"errcode", "errmsg"}`` and records the call.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from functools import wraps
+
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from .. import exceptions as exc
+from ..backends import core, ticker
+from ..models import AccessToken, Fault
+
+# A "timeout" fault holds the answer this long unless the fault says otherwise:
+# longer than any sane client timeout.
+DEFAULT_TIMEOUT_FAULT_MS = 12_000
+
+
+def answer(data: dict, status: int = 200) -> JsonResponse:
+    """JSON as WeChat writes it: UTF-8, CJK unescaped."""
+    return JsonResponse(
+        data,
+        status=status,
+        json_dumps_params={"ensure_ascii": False, "separators": (",", ":")},
+    )
+
+
+def read_json(request) -> dict:
+    """The POST body as a JSON object, or 47001 (WeChat's "data format error")."""
+    try:
+        data = json.loads(request.body.decode("utf-8") or "{}")
+    except (UnicodeDecodeError, ValueError):
+        raise exc.DataFormatError() from None
+    if not isinstance(data, dict):
+        raise exc.DataFormatError()
+    return data
+
+
+def _appid_of(request) -> str:
+    if request.GET.get("appid"):
+        return request.GET["appid"]
+    token = request.GET.get("access_token")
+    if token:
+        row = AccessToken.objects.filter(token=token).values("account__appid").first()
+        if row:
+            return row["account__appid"]
+    return ""
+
+
+def wechat_api(
+    path: str, *, needs_token: bool = True, methods: tuple = ("GET", "POST")
+):
+    def decorator(fn):
+        @csrf_exempt
+        @wraps(fn)
+        def view(request, *args, **kwargs):
+            appid = _appid_of(request)
+            if request.method not in methods:
+                return _finish(appid, path, exc.RequirePost().as_json())
+            for hit in core.fault_take(appid=appid, path=path):
+                if hit.kind == Fault.Kind.LATENCY:
+                    time.sleep(hit.latency_ms / 1000)
+                elif hit.kind == Fault.Kind.TIMEOUT:
+                    time.sleep((hit.latency_ms or DEFAULT_TIMEOUT_FAULT_MS) / 1000)
+                elif hit.kind == Fault.Kind.HTTP_500:
+                    core.call_record(appid=appid, path=path, errcode=0, http_status=500)
+                    return HttpResponse("Internal Server Error", status=500)
+                elif hit.kind == Fault.Kind.BUSY:
+                    return _finish(appid, path, exc.SystemBusy().as_json())
+                elif hit.kind == Fault.Kind.TOKEN_EXPIRED and needs_token and appid:
+                    core.tokens_expire(core.account_get(appid))
+                    return _finish(appid, path, exc.AccessTokenExpired().as_json())
+            ticker.tick()
+            try:
+                account = None
+                if needs_token:
+                    account = core.token_account(request.GET.get("access_token"))
+                data = fn(request, account, *args, **kwargs)
+            except exc.SandboxAPIError as error:
+                data = error.as_json()
+            return _finish(appid, path, data)
+
+        view.wechat_path = path
+        return view
+
+    return decorator
+
+
+def _finish(appid: str, path: str, data: dict) -> JsonResponse:
+    core.call_record(appid=appid, path=path, errcode=int(data.get("errcode") or 0))
+    return answer(data)

@@ -1,0 +1,1 @@
+"""Per-domain WeChat APIs, one method per endpoint, bound to a ``WeChatClient``."""
