@@ -12,7 +12,6 @@ from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 from django.utils.translation import gettext
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from . import services

@@ -15,6 +15,9 @@ class Clock(models.Model):
     class Meta:
         verbose_name = _("sandbox clock")
 
+    def __str__(self) -> str:
+        return f"sandbox clock +{self.offset_seconds:.0f}s"
+
 
 class Account(models.Model):
     """An official account as WeChat knows it."""
@@ -48,6 +51,9 @@ class AccessToken(models.Model):
     class Meta:
         indexes = [models.Index(fields=["account", "expires_at"])]
 
+    def __str__(self) -> str:
+        return f"token of {self.account_id} until {self.expires_at:%Y-%m-%d %H:%M}"
+
 
 class Ticket(models.Model):
     account = models.ForeignKey(
@@ -56,6 +62,9 @@ class Ticket(models.Model):
     kind = models.CharField(max_length=16)
     ticket = models.CharField(max_length=128, unique=True)
     expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.kind} ticket of {self.account_id}"
 
 
 class Image(models.Model):
@@ -69,6 +78,9 @@ class Image(models.Model):
     content_type = models.CharField(max_length=40)
     url = models.URLField(max_length=300, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.url
 
 
 class Fault(models.Model):
@@ -92,6 +104,9 @@ class Fault(models.Model):
     class Meta:
         ordering = ["created_at"]
 
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.appid or '*'}/{self.path or '*'}"
+
 
 class Call(models.Model):
     """Every API call the sandbox answered: what tests and the console count."""
@@ -101,6 +116,9 @@ class Call(models.Model):
     errcode = models.IntegerField(default=0)
     http_status = models.PositiveSmallIntegerField(default=200)
     at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.appid} {self.path} → {self.errcode}"
 
 
 class Push(models.Model):
@@ -123,3 +141,6 @@ class Push(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.account_id} ({self.status})"

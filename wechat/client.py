@@ -26,7 +26,7 @@ from requests.adapters import HTTPAdapter
 from . import errors
 from .api.media import MediaAPI
 from .api.ticket import TicketAPI
-from .tokens import CacheTokenStore, CachedCredential, TokenStore
+from .tokens import CachedCredential, CacheTokenStore, TokenStore
 
 log = logging.getLogger("wechat")
 

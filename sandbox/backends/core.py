@@ -149,11 +149,10 @@ def image_store(account: Account, content: bytes, *, base_url: str) -> str:
         raise exc.MediaDataMissing()
     if len(content) > MAX_IMAGE_BYTES:
         raise exc.InvalidImageSize()
-    for magic, (content_type, ext) in _SIGNATURES.items():
-        if content.startswith(magic):
-            break
-    else:
+    kind = next((v for m, v in _SIGNATURES.items() if content.startswith(m)), None)
+    if kind is None:
         raise exc.InvalidFileType()
+    content_type, ext = kind
     key = secrets.token_hex(16)
     url = f"{base_url.rstrip('/')}/media/{key}.{ext}"
     Image.objects.create(

@@ -257,7 +257,7 @@ def test_several_processes_with_an_empty_cache_cause_one_token_call(account):
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for _ in range(4)
     ]
     tokens = []

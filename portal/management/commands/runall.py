@@ -20,7 +20,6 @@ from django.core.management.base import BaseCommand
 
 from portal.demo import DEMO_PASSWORD
 
-
 ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 
 
