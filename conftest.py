@@ -44,6 +44,20 @@ def _needs_postgres(request):
         )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _empty_test_broker():
+    """Tasks a previous run left in this worker's filesystem broker are dropped."""
+    import shutil
+
+    from django.conf import settings
+
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        queue = settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]
+        shutil.rmtree(queue, ignore_errors=True)
+        os.makedirs(queue, exist_ok=True)
+    yield
+
+
 def clear_test_cache() -> None:
     """Empty this test process's part of the shared cache (tokens, locks).
 

@@ -1,0 +1,191 @@
+"""The sandbox speaks WeChat's wire format: raw HTTP, and an existing SDK (wechatpy)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import requests
+
+APPID = "wx000000005a0d0001"
+SECRET = "sandbox-wire-secret-0123456789ab"
+
+
+class WeChatHostSession(requests.Session):
+    """Routes https://api.weixin.qq.com/… to the sandbox; the SDK is unchanged."""
+
+    def __init__(self, sandbox_base: str):
+        super().__init__()
+        self.sandbox_base = sandbox_base
+
+    def request(self, method, url, *args, **kwargs):
+        url = url.replace("https://api.weixin.qq.com/", self.sandbox_base)
+        return super().request(method, url, *args, **kwargs)
+
+
+@pytest.fixture
+def wire(sandbox):
+    sandbox.account(APPID, SECRET)
+    return sandbox
+
+
+def _token(wire) -> dict:
+    return requests.get(
+        wire.base_url + "cgi-bin/token",
+        params={"grant_type": "client_credential", "appid": APPID, "secret": SECRET},
+        timeout=5,
+    ).json()
+
+
+def test_token_answer_has_wechats_shape(wire):
+    data = _token(wire)
+    assert set(data) == {"access_token", "expires_in"}
+    assert data["expires_in"] == 7200
+
+
+@pytest.mark.parametrize(
+    ("params", "errcode"),
+    [
+        (
+            {"grant_type": "client_credential", "appid": "wxnobody", "secret": "x"},
+            40013,
+        ),
+        ({"grant_type": "client_credential", "appid": APPID, "secret": "wrong"}, 40125),
+        ({"grant_type": "password", "appid": APPID, "secret": SECRET}, 40002),
+    ],
+)
+def test_token_errors(wire, params, errcode):
+    data = requests.get(
+        wire.base_url + "cgi-bin/token", params=params, timeout=5
+    ).json()
+    assert data["errcode"] == errcode and data["errmsg"]
+
+
+def test_access_token_missing_invalid_and_expired(wire):
+    url = wire.base_url + "cgi-bin/ticket/getticket"
+    assert requests.get(url, params={"type": "jsapi"}).json()["errcode"] == 41001
+    assert (
+        requests.get(url, params={"type": "jsapi", "access_token": "nope"}).json()[
+            "errcode"
+        ]
+        == 40001
+    )
+    token = _token(wire)["access_token"]
+    ok = requests.get(url, params={"type": "jsapi", "access_token": token}).json()
+    assert ok["errcode"] == 0 and ok["errmsg"] == "ok" and ok["expires_in"] == 7200
+    wire.advance(7200)
+    expired = requests.get(url, params={"type": "jsapi", "access_token": token}).json()
+    assert expired["errcode"] == 42001
+
+
+def test_ticket_type_is_checked(wire):
+    token = _token(wire)["access_token"]
+    data = requests.get(
+        wire.base_url + "cgi-bin/ticket/getticket",
+        params={"type": "nonsense", "access_token": token},
+    ).json()
+    assert data["errcode"] == 40097
+
+
+def test_uploadimg_accepts_buffer_and_media_fields(wire):
+    token = _token(wire)["access_token"]
+    jpeg = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+    for field in ("buffer", "media"):
+        data = requests.post(
+            wire.base_url + "cgi-bin/media/uploadimg",
+            params={"access_token": token},
+            files={field: ("a.jpg", jpeg, "image/jpeg")},
+        ).json()
+        assert data["url"].endswith(".jpg")
+        assert requests.get(data["url"]).content == jpeg
+    missing = requests.post(
+        wire.base_url + "cgi-bin/media/uploadimg", params={"access_token": token}
+    ).json()
+    assert missing["errcode"] == 41005
+
+
+def test_answers_are_utf8_json_with_cjk_unescaped(wire):
+    response = requests.get(wire.base_url + "cgi-bin/token", params={"appid": APPID})
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert "\\u" not in response.text
+
+
+def test_wechatpy_pointed_at_the_sandbox_works_unchanged(wire):
+    from PIL import Image
+    from wechatpy import WeChatClient
+
+    client = WeChatClient(APPID, SECRET)
+    client._http = WeChatHostSession(wire.base_url)
+    assert client.access_token
+    ticket = client.jsapi.get_jsapi_ticket()
+    assert ticket
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(buffer, format="JPEG")
+    buffer.seek(0)
+    buffer.name = "logo.jpg"
+    url = client.media.upload_image(buffer)
+    assert url.startswith(wire.base_url) and requests.get(url).status_code == 200
+
+
+def test_control_api_accounts_clock_faults_calls_reset(wire):
+    listed = wire.control("GET", "accounts")["accounts"]
+    mine = next(a for a in listed if a["appid"] == APPID)
+    assert set(mine) >= {
+        "appid", "secret", "token", "encoding_aes_key", "callback_url", "encrypted"
+    }  # fmt: skip
+    before = wire.control("GET", "clock")["offset_seconds"]
+    after = wire.control("POST", "clock", json={"advance_seconds": 90})
+    assert after["offset_seconds"] == before + 90
+    fault = wire.fault("errcode_-1", appid=APPID, path="cgi-bin/token", remaining=1)
+    assert any(f["id"] == fault for f in wire.control("GET", "faults")["faults"])
+    assert _token(wire)["errcode"] == -1
+    assert "access_token" in _token(wire)  # the fault was used up
+    assert wire.calls("cgi-bin/token", APPID) == 2
+    wire.fault("http_500", appid=APPID)
+    assert wire.control("DELETE", "faults", params={"appid": APPID})["deleted"] == 1
+    wire.control("POST", "reset")
+    assert wire.control("GET", "clock")["offset_seconds"] == 0
+    assert wire.calls("cgi-bin/token", APPID) == 0
+    assert any(a["appid"] == APPID for a in wire.control("GET", "accounts")["accounts"])
+
+
+def test_control_api_rejects_bad_input_with_a_reason(wire):
+    bad = requests.post(wire.base_url + "control/clock", json={"advance_seconds": -5})
+    assert bad.status_code == 400 and "forward" in bad.json()["error"]
+    bad = requests.post(wire.base_url + "control/faults", json={"kind": "meteor"})
+    assert bad.status_code == 400
+    bad = requests.post(wire.base_url + "control/accounts", data="{nope")
+    assert bad.status_code == 400
+
+
+def test_console_shows_accounts_and_acts(wire, client):
+    page = requests.get(wire.base_url + "console/")
+    assert page.status_code == 200 and APPID in page.text
+    assert "csrfmiddlewaretoken" in page.text
+
+
+def test_console_forms_push_an_event_that_arrives_once(live_demo, client):
+    from django.contrib.messages import get_messages
+
+    from portal.models import WeChatEvent
+
+    shop = live_demo["Other Shop"]
+    response = client.post(
+        "/sandbox/console/events",
+        {
+            "appid": shop.appid,
+            "event": "user_get_card",
+            "fields": "CardId=pX\nUserCardCode=1",
+        },
+    )
+    assert response.status_code == 302
+    assert "delivered" in " ".join(str(m) for m in get_messages(response.wsgi_request))
+    assert WeChatEvent.objects.filter(merchant=shop, event="user_get_card").count() == 1
+    client.post("/sandbox/console/clock", {"advance_seconds": "120"})
+    client.post(
+        "/sandbox/console/faults/add",
+        {"kind": "latency", "appid": shop.appid, "latency_ms": "10", "remaining": "1"},
+    )
+    page = client.get("/sandbox/console/").content.decode()
+    assert "120 s ahead" in page or "120" in page
+    assert "added latency" in page
