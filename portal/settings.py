@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.forms",
     "axes",
     "django_celery_beat",
     "django_celery_results",
@@ -116,6 +117,8 @@ MIDDLEWARE = [
 
 # The portal's web process serves portal.urls; the sandbox runs as its own web
 # process with sandbox.urls_root (see sandbox/wsgi.py). Tests mount both in one.
+# Widgets render with the project's templates too (cards/widgets/…).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 ROOT_URLCONF = env("ROOT_URLCONF", default="portal.urls")
 SANDBOX_MOUNTED = env.bool("SANDBOX_MOUNTED", default=False)
 WSGI_APPLICATION = "portal.wsgi.application"
@@ -201,6 +204,7 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # Beat entries; each app adds its own clocks here (SPEC §5 "Celery owns the clocks").
 CELERY_BEAT_SCHEDULE: dict = {
     "redispatch-events": {"task": "portal.redispatch_events", "schedule": 60.0},
+    "cards-poll-reviews": {"task": "cards.poll_reviews", "schedule": 60.0},
 }
 
 # --- WeChat ----------------------------------------------------------------

@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from . import views
+from .api import api
 from .sites import portal_site
 
 urlpatterns = [
@@ -15,6 +16,7 @@ urlpatterns = [
     path("wechat/events/<str:appid>/", views.wechat_events, name="wechat_events"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("redemption/", include("redemption.urls")),
+    path("api/", api.urls),
     path("admin/", portal_site.urls),
     path("ops/", admin.site.urls),
 ]

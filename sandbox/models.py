@@ -144,3 +144,49 @@ class Push(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.account_id} ({self.status})"
+
+
+class Card(models.Model):
+    """A friend coupon as WeChat keeps it (SPEC §3): its definition as created and
+    updated, its review status and its stock. Derived fields (id, title, status,
+    sku, times) are added when it is read, never stored in ``definition``."""
+
+    class Type(models.TextChoices):
+        CASH = "CASH", _("cash coupon")
+        GIFT = "GIFT", _("gift coupon")
+
+    class Status(models.TextChoices):
+        NOT_VERIFY = "CARD_STATUS_NOT_VERIFY", _("in review")
+        VERIFY_OK = "CARD_STATUS_VERIFY_OK", _("approved")
+        VERIFY_FAIL = "CARD_STATUS_VERIFY_FAIL", _("rejected")
+        DELETE = "CARD_STATUS_DELETE", _("deleted")
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="cards")
+    card_id = models.CharField(max_length=32, unique=True)
+    card_type = models.CharField(max_length=8, choices=Type.choices)
+    definition = models.JSONField()
+    status = models.CharField(
+        max_length=32, choices=Status.choices, default=Status.NOT_VERIFY
+    )
+    refuse_reason = models.CharField(max_length=200, blank=True)
+    quantity = models.IntegerField(default=0)
+    total_quantity = models.IntegerField(default=0)
+    # Sandbox time at which the ticker approves it by itself (null: by hand only).
+    review_due_at = models.DateTimeField(null=True, blank=True)
+    # Sandbox time, set by the backend (not auto_now: the clock may run ahead).
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["status", "review_due_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(quantity__gte=0)
+                & models.Q(total_quantity__gte=models.F("quantity")),
+                name="sandbox_card_stock_consistent",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.card_id} ({self.card_type}, {self.status})"

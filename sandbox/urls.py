@@ -4,7 +4,7 @@ the console."""
 from django.urls import path
 from django.views.generic import RedirectView
 
-from .views import basic, console, control
+from .views import basic, cards, console, control
 
 app_name = "sandbox"
 
@@ -15,6 +15,12 @@ urlpatterns = [
     path("cgi-bin/ticket/getticket", basic.getticket),
     path("cgi-bin/media/uploadimg", basic.uploadimg),
     path("media/<str:key>.<str:ext>", basic.media, name="media"),
+    # friend coupons (SPEC §3)
+    path("card/create", cards.create),
+    path("card/get", cards.get),
+    path("card/update", cards.update),
+    path("card/delete", cards.delete),
+    path("card/batchget", cards.batchget),
     # control API (README)
     path("control/accounts", control.accounts, name="control_accounts"),
     path("control/reset", control.reset, name="control_reset"),
@@ -22,6 +28,12 @@ urlpatterns = [
     path("control/faults", control.faults, name="control_faults"),
     path("control/events", control.events, name="control_events"),
     path("control/calls", control.calls, name="control_calls"),
+    path("control/cards", control.cards_list, name="control_cards"),
+    path(
+        "control/cards/<str:card_id>/review",
+        control.card_review,
+        name="control_card_review",
+    ),
     # console
     path("console/", console.console, name="console"),
     path("console/clock", console.console_clock, name="console_clock"),
@@ -32,4 +44,9 @@ urlpatterns = [
     path("console/events", console.console_event, name="console_event"),
     path("console/account", console.console_account, name="console_account"),
     path("console/reset", console.console_reset, name="console_reset"),
+    path(
+        "console/cards/<str:card_id>/review",
+        console.console_card_review,
+        name="console_card_review",
+    ),
 ]

@@ -24,6 +24,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from . import errors
+from .api.card import CardAPI
 from .api.media import MediaAPI
 from .api.ticket import TicketAPI
 from .tokens import CachedCredential, CacheTokenStore, TokenStore
@@ -67,6 +68,7 @@ class WeChatClient:
         )
         self.media = MediaAPI(self)
         self.ticket = TicketAPI(self)
+        self.card = CardAPI(self)
 
     def __repr__(self) -> str:  # never the secret
         return f"WeChatClient(appid={self.appid!r}, base_url={self.base_url!r})"

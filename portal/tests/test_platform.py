@@ -219,6 +219,7 @@ def test_production_profile_passes_the_deploy_check():
         "VAR_DIR": str(BASE / "var" / "deploy-check"),
     }
     env.pop("ROOT_URLCONF", None)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set for the browser tests only
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=BASE,

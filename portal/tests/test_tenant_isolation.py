@@ -26,9 +26,17 @@ def _event(merchant):
     )  # fmt: skip
 
 
+def _card(merchant):
+    from cards.models import FriendCard
+
+    return FriendCard.objects.create(
+        merchant=merchant, card_type="CASH", title="全场满500减50", definition={}
+    )
+
+
 # Rows the demo data does not have, made for the walk. A model registered on the
 # portal site with neither demo rows nor a factory here fails the walk.
-FACTORIES = {"WeChatEvent": _event}
+FACTORIES = {"WeChatEvent": _event, "FriendCard": _card}
 
 
 def _bistro_objects(model, bistro):

@@ -233,9 +233,9 @@ def call_count(*, appid: str | None = None, path: str | None = None) -> int:
 
 def reset() -> None:
     """Forget everything but the accounts: tokens, tickets, images, faults, calls,
-    pushes, and sandbox time."""
-    from ..models import Push
+    pushes, cards, and sandbox time."""
+    from ..models import Card, Push
 
-    for model in (AccessToken, Ticket, Image, Fault, Call, Push):
+    for model in (AccessToken, Ticket, Image, Fault, Call, Push, Card):
         model.objects.all().delete()
     clock.reset()

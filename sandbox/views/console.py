@@ -10,8 +10,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from ..backends import clock, core, push
-from ..models import Account, Call, Fault, Push
+from ..backends import cards, clock, core, push
+from ..models import Account, Call, Card, Fault, Push
 
 EVENT_TEMPLATES = {
     "card_pass_check": "CardId=",
@@ -32,7 +32,8 @@ def console(request):
         "pushes": Push.objects.select_related("account")[:20],
         "calls": Call.objects.order_by("-at")[:20],
         "event_templates": EVENT_TEMPLATES,
-        "sections": [],
+        "sections": ["sandbox/console_cards.html"],
+        **_cards_context(),
     }
     return render(request, "sandbox/console.html", context)
 
@@ -118,4 +119,51 @@ def console_account(request):
 def console_reset(request):
     core.reset()
     messages.success(request, _("The sandbox was reset."))
+    return redirect("sandbox:console")
+
+
+# --- cards (SPEC §3.6) -----------------------------------------------------------
+CONSOLE_CARDS = 50
+
+
+def _cards_context() -> dict:
+    rows = Card.objects.select_related("account").order_by("-created_at", "-id")
+    return {
+        "cards": [
+            {"card": card, "title": cards.card_title(card)}
+            for card in rows[:CONSOLE_CARDS]
+        ],
+        "card_in_review": Card.Status.NOT_VERIFY,
+    }
+
+
+@require_POST
+def console_card_review(request, card_id: str):
+    card = Card.objects.select_related("account").filter(card_id=card_id).first()
+    if card is None:
+        messages.error(request, _("No such card."))
+        return redirect("sandbox:console")
+    approve = request.POST.get("decision") == "approve"
+    reason = request.POST.get("reason", "").strip()
+    if not approve and not reason:
+        messages.error(request, _("Give the reason for the rejection."))
+        return redirect("sandbox:console")
+    try:
+        result = cards.card_review(card, approve=approve, reason=reason, wait=True)
+    except cards.CardNotReviewable:
+        messages.error(request, _("A deleted card cannot be reviewed."))
+        return redirect("sandbox:console")
+    done = _("Card approved.") if approve else _("Card rejected.")
+    if result.status == Push.Status.DELIVERED:
+        messages.success(
+            request,
+            _("%(done)s Event delivered: %(answer)s")
+            % {"done": done, "answer": result.response},
+        )
+    else:
+        messages.warning(
+            request,
+            _("%(done)s Event not delivered: %(answer)s")
+            % {"done": done, "answer": result.response},
+        )
     return redirect("sandbox:console")

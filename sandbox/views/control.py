@@ -12,8 +12,8 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from ..backends import clock, core, push
-from ..models import Account, Fault
+from ..backends import cards, clock, core, push
+from ..models import Account, Card, Fault
 
 
 def _body(request) -> dict:
@@ -166,5 +166,56 @@ def calls(request):
             "count": core.call_count(
                 appid=request.GET.get("appid"), path=request.GET.get("path")
             )
+        }
+    )
+
+
+def card_json(card: Card) -> dict:
+    return {
+        "card_id": card.card_id,
+        "appid": card.account.appid,
+        "card_type": card.card_type,
+        "title": cards.card_title(card),
+        "status": card.status,
+        "quantity": card.quantity,
+        "total_quantity": card.total_quantity,
+        "refuse_reason": card.refuse_reason,
+    }
+
+
+@control(["GET"])
+def cards_list(request):
+    """GET ?appid= (optional): the cards WeChat keeps, oldest first."""
+    rows = Card.objects.select_related("account").order_by("created_at", "id")
+    if request.GET.get("appid"):
+        rows = rows.filter(account__appid=request.GET["appid"])
+    return JsonResponse({"cards": [card_json(card) for card in rows]})
+
+
+@control(["POST"])
+def card_review(request, card_id: str):
+    """POST {"approve": true|false, "reason": "…"}: WeChat's reviewer decides; the
+    card_pass_check / card_not_pass_check event is pushed before the answer."""
+    data = _body(request)
+    approve = data["approve"]
+    if not isinstance(approve, bool):
+        raise ValueError("approve must be true or false")
+    card = Card.objects.select_related("account").filter(card_id=card_id).first()
+    if card is None:
+        return _bad("unknown card_id", 404)
+    pushed = cards.card_review(
+        card, approve=approve, reason=str(data.get("reason") or ""), wait=True
+    )
+    return JsonResponse(
+        {
+            "card_id": card.card_id,
+            "status": card.status,
+            "refuse_reason": card.refuse_reason,
+            "push": {
+                "push_id": pushed.pk,
+                "event": pushed.event,
+                "status": pushed.status,
+                "attempts": pushed.attempts,
+            },
         }
     )

@@ -1,0 +1,34 @@
+"""API schemas of the cards app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ninja import Schema
+
+
+class PreviewIn(Schema):
+    card: Any = None  # WeChat's create JSON "card" object; anything else is an error
+
+
+class PreviewOut(Schema):
+    title: str
+    summary: str
+    usage_note: str
+    unit_price: str
+    price: str | None
+    quantity: int | None
+    color_hex: str | None
+    errors: dict[str, list[str]]
+
+
+class ImageOut(Schema):
+    id: int
+    url: str
+    size: int
+
+
+class ErrorOut(Schema):
+    code: str
+    message: str
+    field: str | None = None

@@ -1,0 +1,71 @@
+"""Friend-coupon fixtures: Demo Bistro with images uploaded to the live sandbox."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+
+
+def png(color=(7, 193, 96), size=(16, 16)) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def cash_card(
+    logo: str, picture: str, *, reduce=5000, least=50000, days=30, stores=(100001,)
+):
+    """A valid CASH friend coupon (the seed's example, with our images and stores)."""
+    begin = int(time.time()) - 60
+    use_condition = {"can_use_with_other_discount": True}
+    if least:
+        use_condition["least_cost"] = least
+    return {
+        "card_type": "CASH",
+        "cash": {
+            "base_info": {
+                "logo_url": logo,
+                "brand_name": "演示小馆",
+                "code_type": "CODE_TYPE_QRCODE",
+                "color": "Color010",
+                "notice": "请出示二维码核销",
+                "description": "不可与其他优惠同享",
+                "date_info": {
+                    "type": "DATE_TYPE_FIX_TIME_RANGE",
+                    "begin_timestamp": begin,
+                    "end_timestamp": begin + days * 86400 - 3600,
+                },
+                "location_id_list": list(stores),
+                "can_share": False,
+                "can_give_friend": False,
+            },
+            "advanced_info": {
+                "use_condition": use_condition,
+                "text_image_list": [
+                    {"image_url": picture, "text": "招牌菜品，欢迎品尝"}
+                ],
+                "share_friends": True,
+                "consume_share_self_num": 1,
+            },
+            "reduce_cost": reduce,
+        },
+    }
+
+
+@pytest.fixture
+def bistro(live_demo):
+    """(merchant, logo_url, picture_url): Demo Bistro with two images at the sandbox."""
+    from cards import services
+
+    merchant = live_demo["Demo Bistro"]
+    logo = services.card_image_upload(
+        merchant=merchant, content=png(), filename="logo.png"
+    )
+    pic = services.card_image_upload(
+        merchant=merchant, content=png((200, 80, 40), (64, 32)), filename="dish.png"
+    )
+    return merchant, logo.wechat_url, pic.wechat_url

@@ -1,0 +1,642 @@
+"""card/create, get, update, delete, batchget and review, over real HTTP against the
+live sandbox — with raw requests, the control API, the console and wechatpy."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+import requests
+
+from cards import rules
+
+APPID = "wx000000005a0dca01"
+OTHER_APPID = "wx000000005a0dca02"
+SECRET = "sandbox-cards-secret-0123456789"
+DAY = 86400
+
+
+# --- helpers ---------------------------------------------------------------------
+class Callback:
+    """The merchant's server: records every push and answers ``success``."""
+
+    def __init__(self):
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                received.append(
+                    {
+                        "query": parse_qs(urlparse(self.path).query),
+                        "body": body.decode("utf-8"),
+                    }
+                )
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"success")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/wechat/events/"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Api:
+    """WeChat's API of one account, as raw HTTP."""
+
+    def __init__(self, sandbox, appid: str):
+        self.sandbox = sandbox
+        self.appid = appid
+        self.token = requests.get(
+            sandbox.base_url + "cgi-bin/token",
+            params={
+                "grant_type": "client_credential",
+                "appid": appid,
+                "secret": SECRET,
+            },
+            timeout=5,
+        ).json()["access_token"]
+
+    def post(self, path: str, body) -> dict:
+        return requests.post(
+            self.sandbox.base_url + path,
+            params={"access_token": self.token},
+            json=body,
+            timeout=10,
+        ).json()
+
+    def upload(self, color: str = "red") -> str:
+        from PIL import Image
+
+        buffer = io.BytesIO()
+        Image.new("RGB", (8, 8), color).save(buffer, format="JPEG")
+        data = requests.post(
+            self.sandbox.base_url + "cgi-bin/media/uploadimg",
+            params={"access_token": self.token},
+            files={"buffer": ("logo.jpg", buffer.getvalue(), "image/jpeg")},
+            timeout=5,
+        ).json()
+        return data["url"]
+
+    def create(self, card: dict) -> str:
+        data = self.post("card/create", {"card": card})
+        assert data["errcode"] == 0, data
+        return data["card_id"]
+
+    def get(self, card_id: str) -> dict:
+        data = self.post("card/get", {"card_id": card_id})
+        assert data["errcode"] == 0, data
+        return data["card"]
+
+
+def base_of(card: dict) -> dict:
+    return card[card["card_type"].lower()]["base_info"]
+
+
+def cash_card(images: list[str], *, begin: int | None = None, days: int = 30) -> dict:
+    """A valid CASH friend coupon shaped like WeChat's example (the seed's)."""
+    begin = begin or int(time.time()) + 3600
+    logo, cover, picture = images
+    return {
+        "card_type": "CASH",
+        "cash": {
+            "base_info": {
+                "logo_url": logo,
+                "brand_name": "微信餐厅",
+                "code_type": "CODE_TYPE_TEXT",
+                "color": "Color010",
+                "notice": "请出示二维码核销卡券",
+                "service_phone": "020-88888888",
+                "description": "不可与其他优惠同享\n如需团购券发票,请在消费时向商户提出",
+                "date_info": {
+                    "type": "DATE_TYPE_FIX_TIME_RANGE",
+                    "begin_timestamp": begin,
+                    "end_timestamp": begin + days * DAY,
+                },
+                "can_share": False,
+                "can_give_friend": False,
+                "location_id_list": [272981040, 400183234],
+                "get_limit": 3,
+                "center_title": "快速核销",
+                "center_sub_title": "",
+                "center_url": "http://www.qq.com",
+                "custom_url_name": "立即使用",
+                "custom_url": "http://www.qq.com",
+                "custom_url_sub_title": "6个汉字tips",
+                "promotion_url_name": "更多优惠",
+                "promotion_url": "http://www.qq.com",
+            },
+            "advanced_info": {
+                "use_condition": {
+                    "accept_category": "鞋类",
+                    "reject_category": "阿迪达斯",
+                    "least_cost": 50000,
+                    "can_use_with_other_discount": True,
+                },
+                "abstract": {
+                    "abstract": "微信餐厅推出多种新季菜品,期待您的光临",
+                    "icon_url_list": [cover],
+                },
+                "text_image_list": [
+                    {"image_url": picture, "text": "此菜品精选食材,以独特的烹饪方法"},
+                ],
+                "time_limit": [
+                    {
+                        "type": "MONDAY",
+                        "begin_hour": 0,
+                        "end_hour": 10,
+                        "begin_minute": 10,
+                        "end_minute": 59,
+                    },
+                    {"type": "HOLIDAY"},
+                ],
+                "business_service": ["BIZ_SERVICE_FREE_WIFI", "BIZ_SERVICE_DELIVER"],
+                "consume_share_self_num": 1,
+                "share_friends": True,
+            },
+            "reduce_cost": 5000,
+        },
+    }
+
+
+def gift_card(images: list[str]) -> dict:
+    cash = cash_card(images)["cash"]
+    cash.pop("reduce_cost")
+    cash["advanced_info"]["use_condition"] = {"object_use_for": "蛋糕"}
+    return {
+        "card_type": "GIFT",
+        "gift": {**cash, "gift_name": "蛋挞", "gift_num": 1, "gift_unit": "个"},
+    }
+
+
+@pytest.fixture
+def callback():
+    server = Callback()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def api(sandbox, callback):
+    sandbox.account(APPID, SECRET, callback_url=callback.url, auto_review_seconds=0)
+    return Api(sandbox, APPID)
+
+
+@pytest.fixture
+def images(api) -> list[str]:
+    return [api.upload(color) for color in ("red", "green", "blue")]
+
+
+def wait_for(predicate, timeout: float = 5.0):
+    deadline = time.monotonic() + timeout
+    while not (result := predicate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return result
+
+
+def pushes(event: str) -> list:
+    from sandbox.models import Push
+
+    return list(Push.objects.filter(event=event).order_by("created_at"))
+
+
+# --- create / get ----------------------------------------------------------------
+def test_create_then_get_adds_wechats_derived_fields(api, images):
+    card = cash_card(images)
+    before = int(time.time())
+    card_id = api.create(card)
+    assert card_id.startswith("p") and len(card_id) == 28
+
+    got = api.get(card_id)
+    assert got["card_type"] == "CASH"
+    base = got["cash"]["base_info"]
+    assert base["id"] == card_id
+    assert base["title"] == rules.title(card) == "鞋类满500减50"
+    assert base["status"] == "CARD_STATUS_NOT_VERIFY"
+    assert base["sku"] == {"quantity": 0, "total_quantity": 0}
+    assert before - 5 <= base["create_time"] <= base["update_time"] <= before + 60
+    assert base["brand_name"] == "微信餐厅"
+    assert base["date_info"] == card["cash"]["base_info"]["date_info"]
+    assert got["cash"]["reduce_cost"] == 5000
+    assert got["cash"]["advanced_info"] == card["cash"]["advanced_info"]
+
+
+def test_a_gift_card_gets_its_own_title(api, images):
+    card = gift_card(images)
+    got = api.get(api.create(card))
+    assert got["card_type"] == "GIFT"
+    assert got["gift"]["base_info"]["title"] == rules.title(card) == "买蛋糕送蛋挞"
+    assert got["gift"]["gift_name"] == "蛋挞"
+
+
+def test_derived_fields_sent_by_a_client_are_ignored(api, images):
+    card = cash_card(images)
+    base_of(card)["title"] = "随便写的标题"
+    got = api.get(api.create(card))
+    assert base_of(got)["title"] == rules.title(cash_card(images))
+
+
+def _over_90_days(card):
+    dates = base_of(card)["date_info"]
+    dates["end_timestamp"] = dates["begin_timestamp"] + 91 * DAY
+
+
+def _no_location(card):
+    base_of(card).pop("location_id_list")
+
+
+def _foreign_logo(card):
+    base_of(card)["logo_url"] = "http://mmbiz.qpic.cn/mmbiz/not-uploaded-here/0"
+
+
+@pytest.mark.parametrize(
+    ("spoil", "errcode", "field"),
+    [
+        (_over_90_days, 40079, "date_info"),
+        (_no_location, 41025, "location_id_list"),
+        (_foreign_logo, 40141, "logo_url"),
+    ],
+)
+def test_create_refusals_have_wechats_errcodes(api, images, spoil, errcode, field):
+    card = cash_card(images)
+    spoil(card)
+    data = api.post("card/create", {"card": card})
+    assert data["errcode"] == errcode
+    assert "hint: [" in data["errmsg"] and field in data["errmsg"]
+    assert "card_id" not in data
+
+
+def test_accept_category_on_a_gift_is_refused_as_the_rules_say(api, images):
+    card = gift_card(images)
+    card["gift"]["advanced_info"]["use_condition"]["accept_category"] = "鞋类"
+    expected = rules.validate_create(
+        card, now=datetime.now(UTC), is_uploaded=lambda url: True
+    )
+    assert expected, "the rules refuse accept_category on a GIFT"
+    data = api.post("card/create", {"card": card})
+    assert data["errcode"] == expected[0].errcode != 0
+    assert expected[0].field.split(".")[-1] in data["errmsg"]
+
+
+@pytest.mark.parametrize("body", [{}, {"card": "CASH"}, {"card": []}])
+def test_create_without_a_card_object_is_47001(api, body):
+    assert api.post("card/create", body)["errcode"] == 47001
+
+
+def test_create_needs_a_valid_token(sandbox, api, images):
+    response = requests.post(
+        sandbox.base_url + "card/create",
+        params={"access_token": "nope"},
+        json={"card": cash_card(images)},
+        timeout=5,
+    ).json()
+    assert response["errcode"] == 40001
+
+
+def test_unknown_and_other_accounts_cards_are_40073(sandbox, api, images):
+    card_id = api.create(cash_card(images))
+    sandbox.account(OTHER_APPID, SECRET)
+    other = Api(sandbox, OTHER_APPID)
+    for body in ({"card_id": card_id}, {"card_id": "pNoSuchCard"}, {}):
+        data = other.post("card/get", body)
+        assert data == {"errcode": 40073, "errmsg": "invalid card id"}
+    assert other.post("card/delete", {"card_id": card_id})["errcode"] == 40073
+    assert api.get(card_id)["cash"]["base_info"]["status"] == "CARD_STATUS_NOT_VERIFY"
+
+
+# --- update ----------------------------------------------------------------------
+def _approve(sandbox, card_id: str) -> None:
+    sandbox.control("POST", f"cards/{card_id}/review", json={"approve": True})
+
+
+def test_update_answers_send_check_as_the_rules_decide(sandbox, api, images):
+    card_id = api.create(cash_card(images))
+    _approve(sandbox, card_id)
+    quiet = {"base_info": {"service_phone": "020-12345678"}}
+    reviewed = {"base_info": {"logo_url": api.upload("white")}}
+    assert rules.needs_review(quiet) is False
+    assert rules.needs_review(reviewed) is True
+
+    data = api.post("card/update", {"card_id": card_id, "cash": quiet})
+    assert data == {"errcode": 0, "errmsg": "ok", "send_check": False}
+    got = api.get(card_id)
+    assert base_of(got)["service_phone"] == "020-12345678"
+    assert base_of(got)["status"] == "CARD_STATUS_VERIFY_OK"
+    assert base_of(got)["brand_name"] == "微信餐厅"  # the rest is kept
+
+    data = api.post("card/update", {"card_id": card_id, "cash": reviewed})
+    assert data == {"errcode": 0, "errmsg": "ok", "send_check": True}
+    got = api.get(card_id)
+    assert base_of(got)["logo_url"] == reviewed["base_info"]["logo_url"]
+    assert base_of(got)["status"] == "CARD_STATUS_NOT_VERIFY"
+    assert base_of(got)["title"] == "鞋类满500减50"
+
+
+def test_update_may_widen_validity_but_not_narrow_it(api, images):
+    card = cash_card(images, days=30)
+    card_id = api.create(card)
+    dates = base_of(card)["date_info"]
+
+    def with_end(end: int) -> dict:
+        return {"base_info": {"date_info": {**dates, "end_timestamp": end}}}
+
+    narrower = with_end(dates["end_timestamp"] - DAY)
+    data = api.post("card/update", {"card_id": card_id, "cash": narrower})
+    expected = rules.validate_update(
+        card, narrower, now=datetime.now(UTC), is_uploaded=lambda url: True
+    )
+    assert expected and data["errcode"] == expected[0].errcode != 0
+
+    too_wide = with_end(dates["begin_timestamp"] + 91 * DAY)
+    assert (
+        api.post("card/update", {"card_id": card_id, "cash": too_wide})["errcode"]
+        == 40079
+    )
+
+    wider = with_end(dates["end_timestamp"] + 10 * DAY)
+    data = api.post("card/update", {"card_id": card_id, "cash": wider})
+    assert data["errcode"] == 0
+    got = base_of(api.get(card_id))["date_info"]
+    assert got["end_timestamp"] == dates["end_timestamp"] + 10 * DAY
+
+
+def test_brand_name_cannot_be_updated(api, images):
+    card = cash_card(images)
+    card_id = api.create(card)
+    update = {"base_info": {"brand_name": "别的餐厅"}}
+    expected = rules.validate_update(
+        card, update, now=datetime.now(UTC), is_uploaded=lambda url: True
+    )
+    data = api.post("card/update", {"card_id": card_id, "cash": update})
+    assert expected and data["errcode"] == expected[0].errcode != 0
+    assert base_of(api.get(card_id))["brand_name"] == "微信餐厅"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"gift": {"base_info": {"service_phone": "1"}}},
+        {"cash": "nope"},
+        {},
+    ],
+)
+def test_update_block_must_match_the_cards_type(api, images, body):
+    card_id = api.create(cash_card(images))
+    data = api.post("card/update", {"card_id": card_id, **body})
+    assert data["errcode"] == 47001
+
+
+def test_deleted_card_shows_delete_and_cannot_be_updated(api, images):
+    card_id = api.create(cash_card(images))
+    assert api.post("card/delete", {"card_id": card_id}) == {
+        "errcode": 0,
+        "errmsg": "ok",
+    }
+    assert base_of(api.get(card_id))["status"] == "CARD_STATUS_DELETE"
+    update = {"card_id": card_id, "cash": {"base_info": {"service_phone": "1234"}}}
+    assert api.post("card/update", update)["errcode"] == 40073
+    assert api.post("card/delete", {"card_id": card_id})["errcode"] == 40073
+
+
+# --- batchget --------------------------------------------------------------------
+def test_batchget_pages_and_filters_by_status(sandbox, api, images):
+    ids = [api.create(cash_card(images)) for _ in range(4)]
+    _approve(sandbox, ids[1])
+    sandbox.control(
+        "POST", f"cards/{ids[2]}/review", json={"approve": False, "reason": "图片模糊"}
+    )
+    api.post("card/delete", {"card_id": ids[3]})
+
+    everything = api.post("card/batchget", {"offset": 0, "count": 50})
+    assert everything == {
+        "errcode": 0,
+        "errmsg": "ok",
+        "card_id_list": ids,
+        "total_num": 4,
+    }
+    page = api.post("card/batchget", {"offset": 1, "count": 2})
+    assert page["card_id_list"] == ids[1:3] and page["total_num"] == 4
+
+    ok_or_fail = api.post(
+        "card/batchget",
+        {
+            "offset": 0,
+            "count": 10,
+            "status_list": ["CARD_STATUS_VERIFY_OK", "CARD_STATUS_VERIFY_FAIL"],
+        },
+    )
+    assert ok_or_fail["card_id_list"] == ids[1:3] and ok_or_fail["total_num"] == 2
+    deleted = api.post(
+        "card/batchget",
+        {"offset": 0, "count": 10, "status_list": ["CARD_STATUS_DELETE"]},
+    )
+    assert deleted["card_id_list"] == [ids[3]]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"offset": 0, "count": 0},
+        {"offset": 0, "count": 51},
+        {"offset": -1, "count": 10},
+        {"offset": 0},
+        {"offset": 0, "count": 10, "status_list": ["CARD_STATUS_WHATEVER"]},
+    ],
+)
+def test_batchget_refuses_bad_arguments(api, body):
+    assert api.post("card/batchget", body)["errcode"] == 40071
+
+
+# --- review ----------------------------------------------------------------------
+def test_manual_review_through_the_control_api_pushes_the_event(
+    sandbox, api, images, callback
+):
+    card_id = api.create(cash_card(images))
+    answer = sandbox.control("POST", f"cards/{card_id}/review", json={"approve": True})
+    assert answer["card_id"] == card_id
+    assert answer["status"] == "CARD_STATUS_VERIFY_OK"
+    assert answer["push"]["status"] == "delivered" and answer["push"]["attempts"] == 1
+    assert base_of(api.get(card_id))["status"] == "CARD_STATUS_VERIFY_OK"
+
+    [push] = pushes("card_pass_check")
+    assert push.account.appid == APPID and f"<CardId><![CDATA[{card_id}]]>" in push.xml
+    [received] = callback.received
+    assert "<Event><![CDATA[card_pass_check]]></Event>" in received["body"]
+    assert card_id in received["body"] and "signature" in received["query"]
+
+    listed = sandbox.control("GET", "cards", params={"appid": APPID})["cards"]
+    assert listed == [
+        {
+            "card_id": card_id,
+            "appid": APPID,
+            "card_type": "CASH",
+            "title": "鞋类满500减50",
+            "status": "CARD_STATUS_VERIFY_OK",
+            "quantity": 0,
+            "total_quantity": 0,
+            "refuse_reason": "",
+        }
+    ]
+
+
+def test_rejection_carries_the_refuse_reason(sandbox, api, images, callback):
+    card_id = api.create(cash_card(images))
+    answer = sandbox.control(
+        "POST",
+        f"cards/{card_id}/review",
+        json={"approve": False, "reason": "图片含有违规内容"},
+    )
+    assert answer["status"] == "CARD_STATUS_VERIFY_FAIL"
+    assert base_of(api.get(card_id))["status"] == "CARD_STATUS_VERIFY_FAIL"
+    [push] = pushes("card_not_pass_check")
+    assert "<RefuseReason><![CDATA[图片含有违规内容]]></RefuseReason>" in push.xml
+    assert "图片含有违规内容" in callback.received[0]["body"]
+    [listed] = sandbox.control("GET", "cards", params={"appid": APPID})["cards"]
+    assert listed["refuse_reason"] == "图片含有违规内容"
+
+
+def test_control_review_refuses_bad_requests(sandbox, api, images):
+    card_id = api.create(cash_card(images))
+    url = sandbox.base_url + f"control/cards/{card_id}/review"
+    assert requests.post(url, json={"approve": "yes"}, timeout=5).status_code == 400
+    assert requests.post(url, json={}, timeout=5).status_code == 400
+    missing = sandbox.base_url + "control/cards/pNoSuchCard/review"
+    assert requests.post(missing, json={"approve": True}, timeout=5).status_code == 404
+    api.post("card/delete", {"card_id": card_id})
+    assert requests.post(url, json={"approve": True}, timeout=5).status_code == 400
+    assert pushes("card_pass_check") == []
+
+
+def test_auto_review_happens_by_sandbox_time(sandbox, api, images, callback):
+    sandbox.account(APPID, SECRET, callback_url=callback.url, auto_review_seconds=30)
+    card_id = api.create(cash_card(images))
+    sandbox.advance(29)
+    assert base_of(api.get(card_id))["status"] == "CARD_STATUS_NOT_VERIFY"
+    sandbox.advance(2)
+    # Any API call runs the ticker first: the card is approved before the answer.
+    assert base_of(api.get(card_id))["status"] == "CARD_STATUS_VERIFY_OK"
+    assert len(pushes("card_pass_check")) == 1
+    assert wait_for(lambda: callback.received), "the event reached the callback"
+    assert card_id in callback.received[0]["body"]
+    # An update that needs review puts it back in review, due 30 s later again.
+    update = {"base_info": {"logo_url": api.upload("white")}}
+    assert api.post("card/update", {"card_id": card_id, "cash": update})["send_check"]
+    assert base_of(api.get(card_id))["status"] == "CARD_STATUS_NOT_VERIFY"
+    sandbox.advance(31)
+    assert base_of(api.get(card_id))["status"] == "CARD_STATUS_VERIFY_OK"
+    assert wait_for(lambda: len(callback.received) == 2)
+
+
+def test_auto_review_by_the_ticker_without_any_call(sandbox, api, images, callback):
+    from sandbox.backends import ticker
+    from sandbox.models import Card, Push
+
+    sandbox.account(APPID, SECRET, callback_url=callback.url, auto_review_seconds=30)
+    card_id = api.create(cash_card(images))
+    sandbox.advance(31)
+    ticker.tick()
+    card = Card.objects.get(card_id=card_id)
+    assert card.status == Card.Status.VERIFY_OK and card.review_due_at is None
+    assert wait_for(
+        lambda: Push.objects.filter(
+            event="card_pass_check", status=Push.Status.DELIVERED
+        ).exists()
+    )
+
+
+def test_manual_only_when_the_delay_is_zero(sandbox, api, images):
+    from sandbox.backends import ticker
+
+    card_id = api.create(cash_card(images))  # the api account: auto_review 0
+    sandbox.advance(3600)  # an hour: the access token still lives
+    ticker.tick()
+    assert base_of(api.get(card_id))["status"] == "CARD_STATUS_NOT_VERIFY"
+    assert pushes("card_pass_check") == []
+
+
+# --- console ---------------------------------------------------------------------
+def test_console_lists_cards_and_reviews_them(sandbox, api, images, client):
+    from django.contrib.messages import get_messages
+
+    first = api.create(cash_card(images))
+    second = api.create(gift_card(images))
+    page = requests.get(sandbox.base_url + "console/", timeout=5).text
+    assert first in page and second in page
+    assert page.index(second) < page.index(first)  # newest first
+    assert "鞋类满500减50" in page and "买蛋糕送蛋挞" in page
+    assert page.count('value="approve"') == 2
+
+    response = client.post(
+        f"/sandbox/console/cards/{first}/review", {"decision": "approve"}
+    )
+    assert response.status_code == 302
+    assert "delivered" in " ".join(str(m) for m in get_messages(response.wsgi_request))
+    response = client.post(
+        f"/sandbox/console/cards/{second}/review",
+        {"decision": "reject", "reason": "兑换商品不明确"},
+    )
+    assert response.status_code == 302
+    assert base_of(api.get(first))["status"] == "CARD_STATUS_VERIFY_OK"
+    assert base_of(api.get(second))["status"] == "CARD_STATUS_VERIFY_FAIL"
+    page = requests.get(sandbox.base_url + "console/", timeout=5).text
+    assert "兑换商品不明确" in page and 'value="approve"' not in page
+    assert "card_pass_check" in page and "card_not_pass_check" in page
+
+
+def test_console_needs_a_reason_to_reject(sandbox, api, images, client):
+    card_id = api.create(cash_card(images))
+    client.post(f"/sandbox/console/cards/{card_id}/review", {"decision": "reject"})
+    assert base_of(api.get(card_id))["status"] == "CARD_STATUS_NOT_VERIFY"
+
+
+def test_reset_forgets_cards(sandbox, api, images):
+    api.create(cash_card(images))
+    sandbox.control("POST", "reset")
+    assert sandbox.control("GET", "cards")["cards"] == []
+
+
+# --- an existing SDK -------------------------------------------------------------
+def test_wechatpy_creates_and_reads_a_card(sandbox, api):
+    from PIL import Image
+    from wechatpy import WeChatClient
+
+    from sandbox.tests.test_wire import WeChatHostSession
+
+    client = WeChatClient(APPID, SECRET)
+    client._http = WeChatHostSession(sandbox.base_url)
+
+    def upload(color: str) -> str:
+        buffer = io.BytesIO()
+        Image.new("RGB", (8, 8), color).save(buffer, format="JPEG")
+        buffer.seek(0)
+        buffer.name = f"{color}.jpg"
+        return client.media.upload_image(buffer)
+
+    card = cash_card([upload(c) for c in ("red", "green", "blue")])
+    card_id = client.card.create({"card": card})
+    got = client.card.get(card_id)
+    assert got["cash"]["base_info"]["title"] == rules.title(card)
+    assert got["cash"]["base_info"]["status"] == "CARD_STATUS_NOT_VERIFY"
+    listed = client.card.batch_get(offset=0, count=10)
+    assert listed["card_id_list"] == [card_id]
+    client.card.update(
+        {"card_id": card_id, "cash": {"base_info": {"service_phone": "400-1234"}}}
+    )
+    assert client.card.get(card_id)["cash"]["base_info"]["service_phone"] == "400-1234"
+    client.card.delete(card_id)
+    assert client.card.get(card_id)["cash"]["base_info"]["status"] == (
+        "CARD_STATUS_DELETE"
+    )
