@@ -46,13 +46,19 @@ def free_port() -> int:
 
 
 def start_server(
-    wsgi: str, port: int, *, threads: int = 8, workers: int = 1, extra_env=None
+    wsgi: str,
+    port: int,
+    *,
+    threads: int = 8,
+    workers: int = 1,
+    extra_env=None,
+    worker_class: str = "gthread",
 ):
     """gunicorn serving ``wsgi`` on 127.0.0.1:port; returns the process once it answers."""
     env = {**os.environ, **(extra_env or {})}
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "gunicorn", "--worker-class", "gthread",
+            sys.executable, "-m", "gunicorn", "--worker-class", worker_class,
             "--workers", str(workers), "--threads", str(threads),
             "--bind", f"127.0.0.1:{port}", "--log-level", "warning", wsgi,
         ],

@@ -7,25 +7,27 @@ the database on every request, so a revoked membership takes effect at once.
 
 from __future__ import annotations
 
-from .models import Merchant
-from .selectors import default_merchant_id, role_for
+from .selectors import default_merchant_id, merchant_and_role
 
 SESSION_KEY = "portal_merchant_id"
 
 
-def resolve(request) -> tuple[Merchant | None, str | None]:
+def resolve(request):
+    """``(merchant, role)`` for the request's user, or ``(None, None)``."""
     user = request.user
     if not user.is_authenticated:
         return None, None
     merchant_id = request.session.get(SESSION_KEY)
-    role = role_for(user=user, merchant_id=merchant_id) if merchant_id else None
-    if role is None:
+    found = (
+        merchant_and_role(user=user, merchant_id=merchant_id) if merchant_id else None
+    )
+    if found is None:
         merchant_id = default_merchant_id(user=user)
         if merchant_id is None:
             return None, None
-        role = role_for(user=user, merchant_id=merchant_id)
+        found = merchant_and_role(user=user, merchant_id=merchant_id)
         request.session[SESSION_KEY] = merchant_id
-    return Merchant.objects.get(pk=merchant_id), role
+    return found if found else (None, None)
 
 
 class CurrentMerchantMiddleware:

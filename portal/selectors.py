@@ -43,6 +43,33 @@ def role_for(*, user, merchant_id: int) -> str | None:
     return None
 
 
+SECRET_FIELDS = ("appsecret", "event_token", "encoding_aes_key")
+
+
+def merchant_and_role(*, user, merchant_id: int) -> tuple[Merchant, str] | None:
+    """The merchant and the user's role there in one query (the per-request path);
+    None when the user may not act for it. Secrets are left undecrypted until used."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    membership = (
+        Membership.objects.filter(user=user, merchant_id=merchant_id)
+        .select_related("merchant")
+        .defer(*(f"merchant__{f}" for f in SECRET_FIELDS))
+        .first()
+    )
+    if membership is not None:
+        return membership.merchant, membership.role
+    merchants = Merchant.objects.defer(*SECRET_FIELDS)
+    merchant = merchants.filter(pk=merchant_id, provider__staff__user=user).first()
+    if merchant is not None:
+        return merchant, Role.PROVIDER
+    if user.is_superuser:
+        merchant = merchants.filter(pk=merchant_id).first()
+        if merchant is not None:
+            return merchant, Role.OWNER
+    return None
+
+
 def default_merchant_id(*, user) -> int | None:
     """The merchant a user lands on: the first one by name."""
     return (

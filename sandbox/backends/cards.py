@@ -35,9 +35,11 @@ class InvalidCardId(exc.SandboxAPIError):
     errmsg = "invalid card id"
 
 
-class InvalidCardType(exc.SandboxAPIError):
+class InvalidParam(exc.SandboxAPIError):
+    """40071: WeChat's "format error" (SPEC §11) — lengths, enums, ranges, types."""
+
     errcode = 40071
-    errmsg = "invalid card type"
+    errmsg = "invalid param"
 
 
 class InvalidTime(exc.SandboxAPIError):
@@ -63,7 +65,7 @@ class FieldTooLong(exc.SandboxAPIError):
 _FIELD_ERRORS: dict[int, type[exc.SandboxAPIError]] = {
     cls.errcode: cls
     for cls in (
-        InvalidCardType,
+        InvalidParam,
         InvalidTime,
         InvalidImageUrl,
         LocationListMissing,
@@ -135,7 +137,8 @@ def _card_of(account: Account, card_id, *, for_update: bool = False) -> Card:
 # --- the API ---------------------------------------------------------------------
 @transaction.atomic
 def card_create(account: Account, body: dict) -> Card:
-    """``card/create``: a new card in review; the first refused field is the answer."""
+    """``card/create``: a new card in review (auto-approved ``auto_review_seconds``
+    later, when that is not 0); a refused card answers its first error's errcode."""
     card = body.get("card")
     if not isinstance(card, dict):
         raise exc.DataFormatError("data format error hint: [card]")
@@ -143,11 +146,13 @@ def card_create(account: Account, body: dict) -> Card:
     errors = rules.validate_create(card, now=now, is_uploaded=_is_ours(account))
     if errors:
         raise _refusal(errors)
+    # The rules already refuse these; kept so that a rule change cannot store a
+    # card the sandbox cannot show.
     card_type = card.get("card_type")
-    if card_type not in TYPE_KEYS or not isinstance(
-        card.get(TYPE_KEYS[card_type]), dict
+    if not isinstance(card_type, str) or not isinstance(
+        card.get(TYPE_KEYS.get(card_type, "")), dict
     ):
-        raise InvalidCardType("invalid card type hint: [card_type]")
+        raise InvalidParam("invalid param hint: [card_type]")
     return Card.objects.create(
         account=account,
         card_id=_new_card_id(),
@@ -236,16 +241,16 @@ def card_batchget(account: Account, body: dict) -> dict:
     order; ``count`` 1–50, optional ``status_list`` filter."""
     offset, count = body.get("offset", 0), body.get("count")
     if not _is_int(offset) or offset < 0:
-        raise InvalidCardType("invalid param hint: [offset]")
+        raise InvalidParam("invalid param hint: [offset]")
     if not _is_int(count) or not 1 <= count <= BATCHGET_MAX:
-        raise InvalidCardType("invalid param hint: [count]")
+        raise InvalidParam("invalid param hint: [count]")
     cards = Card.objects.filter(account=account)
     status_list = body.get("status_list")
     if status_list is not None:
         if not isinstance(status_list, list) or not all(
             s in LISTABLE_STATUSES for s in status_list
         ):
-            raise InvalidCardType("invalid param hint: [status_list]")
+            raise InvalidParam("invalid param hint: [status_list]")
         cards = cards.filter(status__in=status_list)
     ids = cards.order_by("created_at", "id").values_list("card_id", flat=True)
     return {
