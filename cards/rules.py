@@ -412,7 +412,9 @@ class _Parsed:
     adv: dict | None = None
 
 
-_MONEY_NAN = _("Enter the amount in fen, as a whole number (100 fen = 1 yuan).")
+_MONEY_NAN = _(
+    "Enter an amount in yuan, like 50 or 5.5 (in the API: whole fen, 100 fen = 1 yuan)."
+)
 _MONEY_MAX = fen_to_yuan_text(INT32_MAX)
 
 
