@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from urllib.parse import urlparse
@@ -124,32 +125,46 @@ def _database_url_of_test_db() -> str:
     return f"postgres://{auth}{s.get('HOST') or '127.0.0.1'}{port}/{s['NAME']}"
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker):
-    """A real Celery worker process on this test run's database, broker and queue.
+@pytest.fixture
+def celery_worker_process(transactional_db, live_server):
+    """A real Celery worker process on this test run's database, broker and queue,
+    talking to the live server's sandbox as WeChat; started for one test, on an
+    emptied queue, so that it never handles another test's tasks."""
+    proc, log = start_celery_worker(live_server.url)
+    yield proc
+    stop_celery_worker(proc, log)
 
-    Tests using it also need ``transactional_db`` so the worker sees their rows.
-    """
+
+def start_celery_worker(live_server_url: str, queue: str | None = None, **extra_env):
+    """Start a worker process (returns it and its log file once it is ready)."""
     import subprocess
     import sys
     import time
 
     from django.conf import settings
 
+    from portal.celery import app
+
+    # A queue that does not exist yet has nothing to purge.
+    with app.connection_for_write() as conn, contextlib.suppress(Exception):
+        conn.default_channel.queue_purge(queue or settings.CELERY_TASK_DEFAULT_QUEUE)
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "portal.settings_test",
         "DATABASE_URL": _database_url_of_test_db(),
         "CELERY_TASK_ALWAYS_EAGER": "false",
+        "WECHAT_API_BASE": live_server_url + "/sandbox/",
+        "WECHAT_TIMEOUT": "2",
+        **extra_env,
     }
-    log_path = settings.VAR_DIR / "celery-worker.log"
+    log_path = settings.VAR_DIR / f"celery-worker-{time.monotonic_ns()}.log"
     log = open(log_path, "w")  # noqa: SIM115  (closed at teardown)
     proc = subprocess.Popen(
         [
             sys.executable, "-m", "celery", "-A", "portal", "worker",
             "--loglevel", "INFO", "--concurrency", "2", "--pool", "prefork",
-            "--queues", settings.CELERY_TASK_DEFAULT_QUEUE,
-            "--hostname", f"test-{os.getpid()}@%h", "--without-gossip",
+            "--queues", queue or settings.CELERY_TASK_DEFAULT_QUEUE,
+            "--hostname", f"test-{os.getpid()}-{time.monotonic_ns()}@%h", "--without-gossip",
             "--without-mingle", "--without-heartbeat",
         ],
         env=env,
@@ -163,7 +178,12 @@ def celery_worker_process(django_db_setup, django_db_blocker):
             proc.kill()
             raise RuntimeError("Celery worker did not start:\n" + log_path.read_text())
         time.sleep(0.2)
-    yield proc
+    return proc, log
+
+
+def stop_celery_worker(proc, log) -> None:
+    import subprocess
+
     proc.terminate()
     try:
         proc.wait(timeout=20)

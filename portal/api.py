@@ -81,8 +81,10 @@ def ping(request):
 
 def _mount() -> None:
     from cards.api import router as cards_router
+    from coins.api import router as coins_router
 
     api.add_router("/cards/", cards_router)
+    api.add_router("/coins/", coins_router)
 
 
 _mount()

@@ -187,6 +187,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        # The folder is polled; kombu's default second caps a worker at a couple
+        # of tasks a second once its prefetch is full.
+        "polling_interval": 0.05,
     }
     CELERY_RESULT_BACKEND = "django-db"
 else:
@@ -206,7 +209,22 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE: dict = {
     "redispatch-events": {"task": "portal.redispatch_events", "schedule": 60.0},
     "cards-poll-reviews": {"task": "cards.poll_reviews", "schedule": 60.0},
+    "coins-poll-recharges": {
+        "task": "coins.poll_recharges",
+        "schedule": 1.0,
+        "options": {"expires": 5},  # a late tick is skipped, not piled up
+    },
+    "coins-expire-quotes": {"task": "coins.expire_due_stock_orders", "schedule": 15.0},
+    "coins-settle-unknown": {
+        "task": "coins.settle_unknown_stock_orders",
+        "schedule": 30.0,
+    },
+    "coins-sync-ledgers": {"task": "coins.sync_ledgers", "schedule": 600.0},
 }
+# A waiting recharge is polled (with back-off) for this long, then abandoned.
+RECHARGE_POLL_GIVE_UP_SECONDS = env.int("RECHARGE_POLL_GIVE_UP_SECONDS", default=1800)
+# A poller holds a recharge this long; if it dies mid-poll the next poll takes over.
+RECHARGE_POLL_LEASE_SECONDS = env.int("RECHARGE_POLL_LEASE_SECONDS", default=10)
 
 # --- WeChat ----------------------------------------------------------------
 SANDBOX_PORT = env.int("SANDBOX_PORT", default=8001)

@@ -44,3 +44,12 @@ MediaDataMissing = _error(41005, "media data missing", "MediaDataMissing")
 RequirePost = _error(43002, "require POST method", "RequirePost")
 DataFormatError = _error(47001, "data format error", "DataFormatError")
 InvalidJson = _error(40053, "invalid json", "InvalidJson")
+
+# --- coins (SPEC §5) ---------------------------------------------------------------
+CoinAccountNotActivated = _error(
+    43008, "no permission to use coin account", "CoinAccountNotActivated"
+)
+InvalidOrderId = _error(40071, "invalid order_id", "InvalidOrderId")
+CoinOrderExpired = _error(40079, "order expired", "CoinOrderExpired")
+CoinOrderUsed = _error(40099, "order has been used", "CoinOrderUsed")
+CoinNotEnough = _error(40202, "coin not enough", "CoinNotEnough")

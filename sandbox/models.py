@@ -3,6 +3,8 @@
 Nothing here is read by the portal: the portal only talks to the sandbox over HTTP.
 """
 
+from decimal import Decimal
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -190,3 +192,132 @@ class Card(models.Model):
 
     def __str__(self) -> str:
         return f"{self.card_id} ({self.card_type}, {self.status})"
+
+
+# --- coins (券点, SPEC §5) ----------------------------------------------------------
+COIN_DIGITS = {"max_digits": 14, "decimal_places": 2}
+
+
+class CoinAccount(models.Model):
+    """An account's coin balance, opened by ``card/pay/activate``. Coins are yuan
+    with two decimals; balances change only by conditional UPDATEs."""
+
+    account = models.OneToOneField(
+        Account, on_delete=models.CASCADE, related_name="coin_account"
+    )
+    activated_at = models.DateTimeField()
+    free_coin = models.DecimalField(default=0, **COIN_DIGITS)
+    pay_coin = models.DecimalField(default=0, **COIN_DIGITS)
+
+    class Meta:
+        verbose_name = _("coin account")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(free_coin__gte=0) & models.Q(pay_coin__gte=0),
+                name="sandbox_coin_balance_not_negative",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"coins of {self.account_id}: {self.free_coin} + {self.pay_coin}"
+
+    @property
+    def total_coin(self) -> Decimal:
+        return self.free_coin + self.pay_coin
+
+
+class CoinOrder(models.Model):
+    """One line of the coin ledger (``card/pay/getorder``, ``getorderlist``):
+    the activation reward, a recharge, stock bought, or stock refunded."""
+
+    class Type(models.TextChoices):
+        SYS_ADD = "ORDER_TYPE_SYS_ADD", _("platform reward")
+        WXPAY = "ORDER_TYPE_WXPAY", _("recharge")
+        REFUND = "ORDER_TYPE_REFUND", _("stock refunded as coins")
+        REDUCE = "ORDER_TYPE_REDUCE", _("coins exchanged for stock")
+        SYS_REDUCE = "ORDER_TYPE_SYS_REDUCE", _("platform deduction")
+
+    class Status(models.TextChoices):
+        WAITING = "ORDER_STATUS_WAITING", _("waiting for payment")
+        SUCC = "ORDER_STATUS_SUCC", _("paid")
+        FINANCE_SUCC = "ORDER_STATUS_FINANCE_SUCC", _("coins added")
+        QUANTITY_SUCC = "ORDER_STATUS_QUANTITY_SUCC", _("stock added")
+        HAS_REFUND = "ORDER_STATUS_HAS_REFUND", _("refunded")
+        REFUND_WAITING = "ORDER_STATUS_REFUND_WAITING", _("refund waiting")
+        ROLLBACK = "ORDER_STATUS_ROLLBACK", _("rolled back")
+        HAS_RECEIPT = "ORDER_STATUS_HAS_RECEIPT", _("invoiced")
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="coin_orders"
+    )
+    # Digits for recharges, rewards and refunds; a stock order keeps its quote's id.
+    order_id = models.CharField(max_length=200, unique=True)
+    order_type = models.CharField(max_length=32, choices=Type.choices)
+    status = models.CharField(max_length=32, choices=Status.choices)
+    # Sandbox time (not auto_now_add: the clock may run ahead).
+    create_time = models.DateTimeField()
+    pay_finish_time = models.DateTimeField(null=True, blank=True)
+    desc = models.CharField(max_length=64, blank=True)
+    free_coin_count = models.DecimalField(default=0, **COIN_DIGITS)
+    pay_coin_count = models.DecimalField(default=0, **COIN_DIGITS)
+    refund_free_coin_count = models.DecimalField(default=0, **COIN_DIGITS)
+    refund_pay_coin_count = models.DecimalField(default=0, **COIN_DIGITS)
+    openid = models.CharField(max_length=64, blank=True)
+    card = models.ForeignKey(
+        Card,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="coin_orders",
+    )
+    quantity = models.PositiveIntegerField(null=True, blank=True)
+    # A recharge's payment link: weixin://wxpay/bizpayurl?pr=<pay_token>.
+    pay_token = models.CharField(max_length=32, unique=True, null=True, blank=True)
+
+    class Meta:
+        ordering = ["-create_time", "-id"]
+        indexes = [
+            models.Index(fields=["account", "create_time"]),
+            models.Index(fields=["order_type", "status"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(free_coin_count__gte=0)
+                & models.Q(pay_coin_count__gte=0)
+                & models.Q(refund_free_coin_count__gte=0)
+                & models.Q(refund_pay_coin_count__gte=0),
+                name="sandbox_coin_order_counts_not_negative",
+            ),
+            # SPEC §3.6: an expired card's stock is refunded once.
+            models.UniqueConstraint(
+                fields=["card"],
+                condition=models.Q(order_type="ORDER_TYPE_REFUND"),
+                name="sandbox_coin_refund_once_per_card",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_type} {self.order_id} ({self.status})"
+
+
+class Quote(models.Model):
+    """A ``card/pay/getpayprice`` answer: its order_id confirms once, within 60 s."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="coin_quotes"
+    )
+    order_id = models.CharField(max_length=200, unique=True)
+    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="quotes")
+    quantity = models.PositiveIntegerField()
+    price = models.DecimalField(**COIN_DIGITS)
+    free_coin = models.DecimalField(**COIN_DIGITS)
+    pay_coin = models.DecimalField(**COIN_DIGITS)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()  # sandbox time
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"quote of {self.quantity} × {self.card_id} = {self.price}"

@@ -4,7 +4,7 @@ the console."""
 from django.urls import path
 from django.views.generic import RedirectView
 
-from .views import basic, cards, console, control
+from .views import basic, cards, coins, console, control
 
 app_name = "sandbox"
 
@@ -21,6 +21,17 @@ urlpatterns = [
     path("card/update", cards.update),
     path("card/delete", cards.delete),
     path("card/batchget", cards.batchget),
+    # coins and stock (SPEC §5)
+    path("card/pay/activate", coins.activate),
+    path("card/pay/getpayprice", coins.getpayprice),
+    path("card/pay/getcoinsinfo", coins.getcoinsinfo),
+    path("card/pay/confirm", coins.confirm),
+    path("card/pay/recharge", coins.recharge),
+    path("card/pay/getorder", coins.getorder),
+    path("card/pay/getorderlist", coins.getorderlist),
+    # WeChat Pay's page behind a recharge's QR (weixin://wxpay/bizpayurl?pr=…)
+    path("pay", coins.pay_page, name="pay"),
+    path("pay/settle", coins.pay_settle, name="pay_settle"),
     # control API (README)
     path("control/accounts", control.accounts, name="control_accounts"),
     path("control/reset", control.reset, name="control_reset"),
@@ -33,6 +44,17 @@ urlpatterns = [
         "control/cards/<str:card_id>/review",
         control.card_review,
         name="control_card_review",
+    ),
+    path("control/coins", control.coins_view, name="control_coins"),
+    path(
+        "control/recharges/pay-all",
+        control.recharges_pay_all,
+        name="control_recharges_pay_all",
+    ),
+    path(
+        "control/recharges/<str:order_id>/pay",
+        control.recharge_pay,
+        name="control_recharge_pay",
     ),
     # console
     path("console/", console.console, name="console"),
@@ -48,5 +70,10 @@ urlpatterns = [
         "console/cards/<str:card_id>/review",
         console.console_card_review,
         name="console_card_review",
+    ),
+    path(
+        "console/recharges/<str:order_id>/pay",
+        console.console_recharge_pay,
+        name="console_recharge_pay",
     ),
 ]

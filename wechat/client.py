@@ -18,6 +18,7 @@ import json
 import logging
 import random
 import time
+from decimal import Decimal
 from typing import Any
 
 import requests
@@ -25,6 +26,7 @@ from requests.adapters import HTTPAdapter
 
 from . import errors
 from .api.card import CardAPI
+from .api.coin import CoinAPI
 from .api.media import MediaAPI
 from .api.ticket import TicketAPI
 from .tokens import CachedCredential, CacheTokenStore, TokenStore
@@ -69,6 +71,7 @@ class WeChatClient:
         self.media = MediaAPI(self)
         self.ticket = TicketAPI(self)
         self.card = CardAPI(self)
+        self.coin = CoinAPI(self)
 
     def __repr__(self) -> str:  # never the secret
         return f"WeChatClient(appid={self.appid!r}, base_url={self.base_url!r})"
@@ -117,11 +120,13 @@ class WeChatClient:
         with_token: bool = True,
         safe_to_retry: bool = False,
         timeout: float | None = None,
+        decimals: bool = False,
     ) -> dict:
         """Send one API call and return WeChat's JSON answer (errcode 0 or absent).
 
         Raises ``WeChatError`` (typed by errcode), ``TransportError`` when WeChat did
         not answer, or ``UnknownOutcome`` when a not-safe-to-retry call lost its answer.
+        ``decimals``: JSON numbers with a fraction are read as ``Decimal`` (coins).
         """
         attempt, token_retried = 0, False
         while True:
@@ -162,7 +167,9 @@ class WeChatClient:
                 raise cls(errmsg=f"HTTP {response.status_code}", path=path)
 
             try:
-                data = response.json()
+                data = (
+                    response.json(parse_float=Decimal) if decimals else response.json()
+                )
             except ValueError:
                 self._log(method, path, started, "not JSON")
                 raise errors.TransportError(errmsg="not JSON", path=path) from None

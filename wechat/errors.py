@@ -38,6 +38,8 @@ MESSAGES = {
     42001: _("The WeChat access token had expired; it has been renewed."),
     43008: _("This account has no payment permission."),
     45009: _("The daily API quota is used up."),
+    40073: _("WeChat does not know this card."),
+    40202: _("There are not enough coins for this stock: recharge first."),
     45021: _("Too many gift rules."),
     47001: _("WeChat could not read the request (bad JSON structure)."),
     61500: _("Dates must be written as YYYY-MM-DD."),

@@ -34,9 +34,48 @@ def _card(merchant):
     )
 
 
+def _stock_order(merchant):
+    from django.utils import timezone
+
+    from coins.models import StockOrder
+
+    return StockOrder.objects.create(
+        merchant=merchant, card=_card(merchant), quantity=10, quote_id=f"q-{merchant.pk}",
+        price=6, quoted_at=timezone.now(), expires_at=timezone.now(),
+    )  # fmt: skip
+
+
+def _recharge(merchant):
+    from coins.models import Recharge
+
+    return Recharge.objects.create(
+        merchant=merchant,
+        order_id=f"r-{merchant.pk}",
+        coin_count=100,
+        qrcode_url="weixin://x",
+    )
+
+
+def _ledger(merchant):
+    from django.utils import timezone
+
+    from coins.models import LedgerEntry
+
+    return LedgerEntry.objects.create(
+        merchant=merchant, order_id=f"l-{merchant.pk}", order_type="ORDER_TYPE_SYS_ADD",
+        status="ORDER_STATUS_FINANCE_SUCC", create_time=timezone.now(), free_coin_count=200,
+    )  # fmt: skip
+
+
 # Rows the demo data does not have, made for the walk. A model registered on the
 # portal site with neither demo rows nor a factory here fails the walk.
-FACTORIES = {"WeChatEvent": _event, "FriendCard": _card}
+FACTORIES = {
+    "WeChatEvent": _event,
+    "FriendCard": _card,
+    "StockOrder": _stock_order,
+    "Recharge": _recharge,
+    "LedgerEntry": _ledger,
+}
 
 
 def _bistro_objects(model, bistro):

@@ -233,9 +233,10 @@ def call_count(*, appid: str | None = None, path: str | None = None) -> int:
 
 def reset() -> None:
     """Forget everything but the accounts: tokens, tickets, images, faults, calls,
-    pushes, cards, and sandbox time."""
-    from ..models import Card, Push
+    pushes, cards, coins (accounts, orders, quotes), and sandbox time."""
+    from ..models import Card, CoinAccount, CoinOrder, Push, Quote
 
-    for model in (AccessToken, Ticket, Image, Fault, Call, Push, Card):
+    coins = (Quote, CoinOrder, CoinAccount)
+    for model in (AccessToken, Ticket, Image, Fault, Call, Push, *coins, Card):
         model.objects.all().delete()
     clock.reset()

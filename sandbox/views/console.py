@@ -10,8 +10,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from ..backends import cards, clock, core, push
-from ..models import Account, Call, Card, Fault, Push
+from ..backends import cards, clock, coins, core, push
+from ..models import Account, Call, Card, CoinAccount, CoinOrder, Fault, Push
 
 EVENT_TEMPLATES = {
     "card_pass_check": "CardId=",
@@ -32,8 +32,9 @@ def console(request):
         "pushes": Push.objects.select_related("account")[:20],
         "calls": Call.objects.order_by("-at")[:20],
         "event_templates": EVENT_TEMPLATES,
-        "sections": ["sandbox/console_cards.html"],
+        "sections": ["sandbox/console_cards.html", "sandbox/console_coins.html"],
         **_cards_context(),
+        **_coins_context(),
     }
     return render(request, "sandbox/console.html", context)
 
@@ -154,6 +155,55 @@ def console_card_review(request, card_id: str):
         messages.error(request, _("A deleted card cannot be reviewed."))
         return redirect("sandbox:console")
     done = _("Card approved.") if approve else _("Card rejected.")
+    if result.status == Push.Status.DELIVERED:
+        messages.success(
+            request,
+            _("%(done)s Event delivered: %(answer)s")
+            % {"done": done, "answer": result.response},
+        )
+    else:
+        messages.warning(
+            request,
+            _("%(done)s Event not delivered: %(answer)s")
+            % {"done": done, "answer": result.response},
+        )
+    return redirect("sandbox:console")
+
+
+# --- coins (SPEC §5) -------------------------------------------------------------
+CONSOLE_COIN_ORDERS = 50
+
+
+def _coins_context() -> dict:
+    orders = CoinOrder.objects.select_related("account", "card")
+    return {
+        "coin_accounts": CoinAccount.objects.select_related("account").order_by(
+            "account__appid"
+        ),
+        "recharges_waiting": orders.filter(
+            order_type=CoinOrder.Type.WXPAY, status=CoinOrder.Status.WAITING
+        ).order_by("create_time", "id")[:CONSOLE_COIN_ORDERS],
+        "coin_orders": orders.order_by("-create_time", "-id")[:CONSOLE_COIN_ORDERS],
+    }
+
+
+@require_POST
+def console_recharge_pay(request, order_id: str):
+    decision = request.POST.get("decision")
+    if decision not in ("pay", "fail"):
+        messages.error(request, _("Choose Pay or Fail."))
+        return redirect("sandbox:console")
+    success = decision == "pay"
+    try:
+        order = coins.recharge_find(order_id=order_id)
+        _order, result = coins.recharge_settle(order, success=success, wait=True)
+    except coins.UnknownRecharge:
+        messages.error(request, _("No such recharge."))
+        return redirect("sandbox:console")
+    except coins.RechargeNotWaiting:
+        messages.error(request, _("This recharge was already settled."))
+        return redirect("sandbox:console")
+    done = _("Recharge paid.") if success else _("Recharge failed.")
     if result.status == Push.Status.DELIVERED:
         messages.success(
             request,

@@ -7,13 +7,15 @@ pushes), moves sandbox time and injects faults.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from ..backends import cards, clock, core, push
-from ..models import Account, Card, Fault
+from ..backends import cards, clock, coins, core, push
+from ..models import Account, Card, CoinAccount, Fault
+from .coins import exact_json
 
 
 def _body(request) -> dict:
@@ -219,3 +221,74 @@ def card_review(request, card_id: str):
             },
         }
     )
+
+
+# --- coins (SPEC §5) -------------------------------------------------------------
+def _push_json(pushed) -> dict:
+    return {
+        "push_id": pushed.pk,
+        "event": pushed.event,
+        "status": pushed.status,
+        "attempts": pushed.attempts,
+    }
+
+
+def _flag(data: dict, key: str, default: bool | None = None) -> bool:
+    value = data.get(key, default)
+    if not isinstance(value, bool):
+        raise ValueError(f"{key} must be true or false")
+    return value
+
+
+@control(["GET"])
+def coins_view(request):
+    """GET ?appid=: the account's coin balance, exact (coins are JSON numbers)."""
+    if not request.GET.get("appid"):
+        raise ValueError("appid is required")
+    account = Account.objects.filter(appid=request.GET["appid"]).first()
+    if account is None:
+        return _bad("unknown appid", 404)
+    balance = CoinAccount.objects.filter(account=account).first()
+    zero = Decimal(0)
+    free = balance.free_coin if balance else zero
+    pay = balance.pay_coin if balance else zero
+    data = {
+        "activated": balance is not None,
+        "free_coin": free,
+        "pay_coin": pay,
+        "total_coin": free + pay,
+        "recharges_waiting": coins.recharges_waiting(account),
+    }
+    return HttpResponse(exact_json(data), content_type="application/json")
+
+
+@control(["POST"])
+def recharge_pay(request, order_id: str):
+    """POST {"success": true|false, "wait": true}: the payer pays (coins added) or
+    the payment fails; the card_pay_order event is pushed before the answer unless
+    "wait" is false. 404 unknown recharge, 409 already settled."""
+    data = _body(request)
+    success = _flag(data, "success")
+    wait = _flag(data, "wait", True)
+    try:
+        order = coins.recharge_find(order_id=order_id)
+        order, pushed = coins.recharge_settle(order, success=success, wait=wait)
+    except coins.UnknownRecharge:
+        return _bad("unknown recharge order_id", 404)
+    except coins.RechargeNotWaiting:
+        return _bad("the recharge is not waiting for payment", 409)
+    return JsonResponse(
+        {"order_id": order.order_id, "status": order.status, "push": _push_json(pushed)}
+    )
+
+
+@control(["POST"])
+def recharges_pay_all(request):
+    """POST {"appid", "success": true}: settle every waiting recharge of the
+    account at once (benchmarks); events are delivered in the background."""
+    data = _body(request)
+    account = Account.objects.filter(appid=str(data.get("appid") or "")).first()
+    if account is None:
+        return _bad("unknown appid", 404)
+    paid = coins.recharges_settle_all(account, success=_flag(data, "success", True))
+    return JsonResponse({"paid": paid})

@@ -1,0 +1,73 @@
+"""/api/coins/: what the live pages poll (stock order countdown, recharge status, balance)."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from ninja import Router
+
+from portal.api import require
+from portal.roles import Capability
+
+from . import services
+from .models import CoinAccount, Recharge, StockOrder
+
+router = Router(tags=["coins"])
+
+
+def _balance(merchant) -> dict:
+    account = CoinAccount.objects.filter(merchant=merchant).first()
+    if account is None:
+        return {
+            "activated": False,
+            "free_coin": "0",
+            "pay_coin": "0",
+            "total_coin": "0",
+        }
+    return {
+        "activated": account.activated_at is not None,
+        "free_coin": str(account.free_coin),
+        "pay_coin": str(account.pay_coin),
+        "total_coin": str(account.total_coin),
+    }
+
+
+@router.get("/balance", url_name="coins_balance")
+def balance(request):
+    """The balance WeChat last reported (free, paid, total)."""
+    require(request, Capability.COINS)
+    return _balance(request.merchant)
+
+
+@router.get("/stock-orders/{order_id}", url_name="coins_stock_order")
+def stock_order(request, order_id: int):
+    """A stock order's state, for the countdown page."""
+    require(request, Capability.COINS)
+    order = get_object_or_404(
+        StockOrder.objects.select_related("card"),
+        pk=order_id,
+        merchant=request.merchant,
+    )
+    return {
+        "status": order.status,
+        "status_label": order.get_status_display(),
+        "seconds_left": services.seconds_left(order, timezone.now()),
+        "error": order.error,
+        "price": str(order.price),
+        "quantity": order.quantity,
+        "card_stock": order.card.quantity,
+        "balance": _balance(request.merchant),
+    }
+
+
+@router.get("/recharges/{recharge_id}", url_name="coins_recharge")
+def recharge(request, recharge_id: int):
+    """A recharge's state and the balance, for the QR code page."""
+    require(request, Capability.COINS)
+    item = get_object_or_404(Recharge, pk=recharge_id, merchant=request.merchant)
+    return {
+        "status": item.status,
+        "status_label": item.get_status_display(),
+        "settled_by": item.settled_by,
+        "balance": _balance(request.merchant),
+    }

@@ -1,0 +1,74 @@
+"""The coin pages in the merchant admin: activation, quote, countdown, QR code."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from coins.models import Recharge, StockOrder
+
+
+def test_dashboard_offers_activation_then_shows_the_balance(approved_card, login):
+    client = login("demo_staff")
+    home = client.get(reverse("admin:index")).content.decode()
+    assert "data-activate-coins" in home
+    client.post(reverse("admin:coins_coins_activate"))
+    home = client.get(reverse("admin:index")).content.decode()
+    assert "data-activate-coins" not in home and "200" in home
+    balance = client.get("/api/coins/balance").json()
+    assert balance == {
+        "activated": True,
+        "free_coin": "200.00",
+        "pay_coin": "0.00",
+        "total_coin": "200.00",
+    }
+
+
+def test_buying_stock_from_the_card_page(coins_on, login, sandbox):
+    client = login("demo_staff")
+    card_page = client.get(
+        reverse("admin:cards_friendcard_change", args=[coins_on.pk])
+    ).content.decode()
+    assert "data-buy-stock" in card_page
+    form = client.get(
+        reverse("admin:coins_stockorder_add"), {"card": coins_on.pk}
+    ).content.decode()
+    assert f'value="{coins_on.pk}" selected' in form
+    bad = client.post(
+        reverse("admin:coins_stockorder_add"), {"card": coins_on.pk, "quantity": "0"}
+    )
+    assert bad.status_code == 200 and "quantity" in bad.context["form"].errors
+    assert not StockOrder.objects.exists()
+    response = client.post(
+        reverse("admin:coins_stockorder_add"), {"card": coins_on.pk, "quantity": "50"}
+    )
+    order = StockOrder.objects.get()
+    assert response["Location"] == reverse(
+        "admin:coins_stockorder_change", args=[order.pk]
+    )
+    page = client.get(response["Location"]).content.decode()
+    assert "data-countdown" in page and "30.0" in page  # 50 × 0.6
+    status = client.get(f"/api/coins/stock-orders/{order.pk}").json()
+    assert status["status"] == "quoted" and 0 < status["seconds_left"] <= 60
+
+
+def test_recharge_page_draws_the_qr_code(coins_on, login, sandbox):
+    client = login("demo_staff")
+    form = client.get(
+        reverse("admin:coins_recharge_add"), {"coins": "400"}
+    ).content.decode()
+    assert 'value="400"' in form
+    bad = client.post(reverse("admin:coins_recharge_add"), {"coin_count": "0"})
+    assert "coin_count" in bad.context["form"].errors and not Recharge.objects.exists()
+    response = client.post(reverse("admin:coins_recharge_add"), {"coin_count": "400"})
+    recharge = Recharge.objects.get()
+    page = client.get(response["Location"]).content.decode()
+    assert "<svg" in page and "data-sandbox-pay" in page
+    png = client.get(reverse("admin:coins_recharge_qr_png", args=[recharge.pk]))
+    assert png["Content-Type"] == "image/png" and png.content.startswith(b"\x89PNG")
+    assert (
+        client.get(f"/api/coins/recharges/{recharge.pk}").json()["status"] == "waiting"
+    )
+    assert (
+        login("other_staff").get(f"/api/coins/recharges/{recharge.pk}").status_code
+        == 404
+    )

@@ -1,0 +1,189 @@
+"""Recharges by WeChat Pay: polled with back-off, settled exactly once (SPEC §5)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from coins import services, tasks
+from coins.models import CoinAccount, CoinEvent, Recharge
+from coins.tests.conftest import process_events
+
+
+def _no_callback(sandbox, merchant):
+    """WeChat's pushes go nowhere: only the poller can learn of the payment."""
+    sandbox.control(
+        "POST",
+        "accounts",
+        json={
+            "appid": merchant.appid,
+            "secret": merchant.appsecret,
+            "callback_url": "",
+        },
+    )
+
+
+def _due_now(recharge):
+    Recharge.objects.filter(pk=recharge.pk).update(next_poll_at=timezone.now())
+
+
+def test_a_recharge_is_settled_by_polling_once(coins_on, sandbox):
+    merchant = coins_on.merchant
+    _no_callback(sandbox, merchant)
+    recharge = services.recharge_create(merchant=merchant, coin_count="100")
+    assert recharge.status == Recharge.Status.WAITING
+    assert recharge.qrcode_url.startswith("weixin://wxpay/bizpayurl?pr=")
+    _due_now(recharge)
+    assert services.recharges_poll_due() == 1  # not paid yet: back-off
+    recharge.refresh_from_db()
+    assert recharge.status == Recharge.Status.WAITING and recharge.poll_count == 1
+    sandbox.control(
+        "POST", f"recharges/{recharge.order_id}/pay", json={"success": True}
+    )
+    _due_now(recharge)
+    services.recharges_poll_due()
+    recharge.refresh_from_db()
+    assert recharge.status == Recharge.Status.PAID and recharge.settled_by == "poll"
+    account = CoinAccount.objects.get(merchant=merchant)
+    assert account.pay_coin == Decimal(100) and account.total_coin == Decimal(300)
+    _due_now(recharge)
+    assert services.recharges_poll_due() == 0  # settled: never polled again
+    assert CoinEvent.objects.filter(kind="recharge_paid").count() == 1
+
+
+def test_the_event_settles_sooner_and_the_poller_does_not_credit_twice(
+    coins_on, sandbox
+):
+    merchant = coins_on.merchant
+    recharge = services.recharge_create(merchant=merchant, coin_count=50)
+    sandbox.control(
+        "POST", f"recharges/{recharge.order_id}/pay", json={"success": True}
+    )
+    for _ in range(50):  # the push arrives asynchronously
+        process_events()
+        recharge.refresh_from_db()
+        if recharge.status == Recharge.Status.PAID:
+            break
+        time.sleep(0.1)
+    assert recharge.status == Recharge.Status.PAID and recharge.settled_by == "event"
+    # The poller comes by anyway, and the event is delivered again: nothing changes.
+    services.recharge_poll(recharge)
+    services.on_card_pay_order(
+        merchant=merchant,
+        payload={"OrderId": recharge.order_id, "Status": "ORDER_STATUS_FINANCE_SUCC",
+                 "OrderType": "ORDER_TYPE_WXPAY"},
+    )  # fmt: skip
+    assert CoinEvent.objects.filter(kind="recharge_paid").count() == 1
+    account = services.coin_balance_refresh(merchant=merchant)
+    assert account.pay_coin == Decimal(50)
+
+
+def test_a_failed_payment_adds_nothing(coins_on, sandbox):
+    merchant = coins_on.merchant
+    _no_callback(sandbox, merchant)
+    recharge = services.recharge_create(merchant=merchant, coin_count=10)
+    sandbox.control(
+        "POST", f"recharges/{recharge.order_id}/pay", json={"success": False}
+    )
+    _due_now(recharge)
+    services.recharges_poll_due()
+    recharge.refresh_from_db()
+    assert recharge.status == Recharge.Status.FAILED
+    assert services.coin_balance_refresh(merchant=merchant).pay_coin == 0
+
+
+def test_polling_backs_off_and_gives_up(coins_on, sandbox, settings):
+    merchant = coins_on.merchant
+    _no_callback(sandbox, merchant)
+    recharge = services.recharge_create(merchant=merchant, coin_count=10)
+    gaps = []
+    for _ in range(len(services.POLL_SCHEDULE)):
+        _due_now(recharge)
+        before = timezone.now()
+        services.recharges_poll_due()
+        recharge.refresh_from_db()
+        gaps.append(round((recharge.next_poll_at - before).total_seconds()))
+    assert gaps == sorted(gaps) and gaps[0] <= 3 and gaps[-1] >= 59
+    Recharge.objects.filter(pk=recharge.pk).update(
+        created_at=timezone.now()
+        - timedelta(seconds=settings.RECHARGE_POLL_GIVE_UP_SECONDS + 1)
+    )
+    _due_now(recharge)
+    services.recharges_poll_due()
+    recharge.refresh_from_db()
+    assert recharge.status == Recharge.Status.ABANDONED
+    # Paid after all (late): the event still settles it, once.
+    sandbox.control(
+        "POST", f"recharges/{recharge.order_id}/pay", json={"success": True}
+    )
+    services.on_card_pay_order(
+        merchant=merchant,
+        payload={"OrderId": recharge.order_id, "Status": "ORDER_STATUS_FINANCE_SUCC"},
+    )
+    recharge.refresh_from_db()
+    assert recharge.status == Recharge.Status.PAID
+
+
+@pytest.mark.parametrize("bad", ["0", "-5", "abc", "100001", "", "2.5"])
+def test_bad_recharge_amounts_are_refused_and_nothing_is_written(
+    coins_on, sandbox, bad
+):
+    with pytest.raises(ValidationError) as caught:
+        services.recharge_create(merchant=coins_on.merchant, coin_count=bad)
+    assert "coin_count" in caught.value.message_dict
+    assert not Recharge.objects.exists()
+    assert sandbox.calls("card/pay/recharge") == 0
+
+
+@pytest.mark.celery_worker
+def test_a_worker_killed_mid_poll_and_the_next_poll_settles(
+    coins_on, sandbox, live_server, celery_worker_process
+):
+    from conftest import start_celery_worker, stop_celery_worker
+
+    merchant = coins_on.merchant
+    _no_callback(sandbox, merchant)
+    recharge = services.recharge_create(merchant=merchant, coin_count=30)
+    sandbox.control(
+        "POST", f"recharges/{recharge.order_id}/pay", json={"success": True}
+    )
+    # A worker of its own queue takes this poll, and dies in the middle of it.
+    queue = f"doomed-{os.getpid()}"
+    doomed, log = start_celery_worker(
+        live_server.url,
+        queue=queue,
+        RECHARGE_POLL_LEASE_SECONDS="1",
+        WECHAT_TIMEOUT="10",
+    )
+    try:
+        sandbox.fault("latency", path="card/pay/getorder", latency_ms=4000, remaining=1)
+        _due_now(recharge)
+        marked = Recharge.objects.get(pk=recharge.pk).next_poll_at
+        tasks.poll_recharges.apply_async(queue=queue)
+        for _ in range(150):  # the doomed worker claims the recharge …
+            if Recharge.objects.get(pk=recharge.pk).next_poll_at != marked:
+                break
+            time.sleep(0.1)
+        time.sleep(1.0)  # … and waits for getorder's answer (4 s late)
+        os.kill(doomed.pid, signal.SIGKILL)
+        doomed.wait(10)
+    finally:
+        stop_celery_worker(doomed, log)
+    recharge.refresh_from_db()
+    assert recharge.status == Recharge.Status.WAITING  # the killed poll settled nothing
+    time.sleep(1.2)  # the dead poller's lease runs out
+    tasks.poll_recharges.delay()  # the next beat tick, on the surviving worker
+    for _ in range(100):
+        recharge.refresh_from_db()
+        if recharge.status != Recharge.Status.WAITING:
+            break
+        time.sleep(0.1)
+    assert recharge.status == Recharge.Status.PAID
+    assert CoinEvent.objects.filter(kind="recharge_paid").count() == 1

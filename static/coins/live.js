@@ -1,0 +1,59 @@
+// Live parts of the coin pages: poll a JSON URL and show what it says, and count a
+// quote's seconds down. The server decides every state; this only draws it.
+(() => {
+  "use strict";
+
+  function valueAt(data, path) {
+    return path.split(".").reduce((node, key) => (node == null ? node : node[key]), data);
+  }
+
+  function apply(root, data) {
+    root.dataset.status = data.status;
+    root.querySelectorAll("[data-bind]").forEach((el) => {
+      const value = valueAt(data, el.dataset.bind);
+      if (value !== undefined && value !== null) el.textContent = value;
+    });
+    root.querySelectorAll("[data-show-when]").forEach((el) => {
+      el.hidden = !el.dataset.showWhen.split(" ").includes(data.status);
+    });
+    const countdown = root.querySelector("[data-countdown]");
+    if (countdown && typeof data.seconds_left === "number") countdown.dataset.secondsLeft = data.seconds_left;
+  }
+
+  function start(root) {
+    const url = root.dataset.liveUrl;
+    const interval = parseInt(root.dataset.interval || "1000", 10);
+    const final = (root.dataset.final || "").split(" ").filter(Boolean);
+    async function tick() {
+      try {
+        const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+        if (response.ok) {
+          const data = await response.json();
+          apply(root, data);
+          if (final.includes(data.status)) return;
+        }
+      } catch (err) {
+        root.dataset.liveError = String(err);
+      }
+      setTimeout(tick, interval);
+    }
+    tick();
+  }
+
+  function countdowns() {
+    document.querySelectorAll("[data-countdown]").forEach((el) => {
+      let left = parseInt(el.dataset.secondsLeft || "0", 10);
+      if (left > 0) left -= 1;
+      el.dataset.secondsLeft = String(left);
+      el.textContent = String(left);
+    });
+  }
+
+  function init() {
+    document.querySelectorAll("[data-live-url]").forEach(start);
+    if (document.querySelector("[data-countdown]")) setInterval(countdowns, 1000);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
