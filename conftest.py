@@ -236,7 +236,9 @@ class SandboxHandle:
     def client(self, appid: str, secret: str = "s" * 32, **kwargs):
         from wechat.client import WeChatClient
 
-        kwargs.setdefault("timeout", 2.0)
+        # Generous: a loaded CI machine must not turn a slow answer into a retry
+        # (tests of timeouts pass their own).
+        kwargs.setdefault("timeout", 10.0)
         return WeChatClient(appid, secret, base_url=self.base_url, **kwargs)
 
 

@@ -62,12 +62,7 @@ class WeChatClient:
         self.timeout = timeout
         self.store = store or CacheTokenStore()
         self.session = session or _new_session()
-        self._token = CachedCredential(
-            self.store,
-            f"wechat:token:{self.base_url}:{appid}",
-            self._fetch_token,
-            wait_timeout=timeout * 3,
-        )
+        self._token = self.credential("token", self._fetch_token)
         self.media = MediaAPI(self)
         self.ticket = TicketAPI(self)
         self.card = CardAPI(self)
@@ -101,11 +96,15 @@ class WeChatClient:
 
     def credential(self, key: str, fetch) -> CachedCredential:
         """A cached, lock-refreshed value of this account (tickets)."""
+        # The lock outlives the slowest fetch (every attempt timing out), and
+        # waiters wait as long: a slow WeChat never lets a second refresh start.
+        slowest = MAX_ATTEMPTS * (self.timeout + 3.05) + 2
         return CachedCredential(
             self.store,
             f"wechat:{key}:{self.base_url}:{self.appid}",
             fetch,
-            wait_timeout=self.timeout * 3,
+            wait_timeout=slowest,
+            lock_ttl=int(slowest) + 5,
         )
 
     # --- the one request path ------------------------------------------------------
