@@ -232,14 +232,9 @@ def card_submit(*, card: FriendCard, actor=None) -> FriendCard:
         _release(card, exc.message)
         raise
     except wx.WeChatError as exc:
-        field = ERRCODE_FIELDS.get(exc.errcode, "")
-        _release(card, exc.message, field=field, errcode=exc.errcode)
-        _event(
-            card, CardEvent.Kind.SUBMIT_FAILED, actor, message=exc.message,
-            answer={"errcode": exc.errcode, "errmsg": exc.errmsg},
-        )  # fmt: skip
-        raise CardRefused(
-            [rules.FieldError(field, "wechat", exc.message, exc.errcode)]
+        _release(card, exc.message)
+        raise _refused_by_wechat(
+            card, exc, CardEvent.Kind.SUBMIT_FAILED, actor
         ) from exc
     now = timezone.now()
     with transaction.atomic():
@@ -254,6 +249,18 @@ def card_submit(*, card: FriendCard, actor=None) -> FriendCard:
         card.refresh_from_db()
         _event(card, CardEvent.Kind.SUBMITTED, actor, answer={"card_id": card_id})
     return card
+
+
+def _refused_by_wechat(
+    card: FriendCard, exc: wx.WeChatError, kind, actor
+) -> CardRefused:
+    """WeChat's refusal, kept on its field (SPEC §11) and in the card's history."""
+    field = ERRCODE_FIELDS.get(exc.errcode, "")
+    card.last_error = _error_payload(field, exc.message, exc.errcode)
+    card.save(update_fields=["last_error", "updated_at"])
+    _event(card, kind, actor, message=exc.message,
+           answer={"errcode": exc.errcode, "errmsg": exc.errmsg})  # fmt: skip
+    return CardRefused([rules.FieldError(field, "wechat", exc.message, exc.errcode)])
 
 
 def _release(card: FriendCard, message: str, *, field: str = "", errcode=None) -> None:
@@ -321,15 +328,8 @@ def card_update(*, card: FriendCard, definition: dict, actor=None) -> FriendCard
     except wx.TransportError:
         raise
     except wx.WeChatError as exc:
-        field = ERRCODE_FIELDS.get(exc.errcode, "")
-        card.last_error = _error_payload(field, exc.message, exc.errcode)
-        card.save(update_fields=["last_error", "updated_at"])
-        _event(
-            card, CardEvent.Kind.UPDATE_FAILED, actor, message=exc.message,
-            answer={"errcode": exc.errcode, "errmsg": exc.errmsg},
-        )  # fmt: skip
-        raise CardRefused(
-            [rules.FieldError(field, "wechat", exc.message, exc.errcode)]
+        raise _refused_by_wechat(
+            card, exc, CardEvent.Kind.UPDATE_FAILED, actor
         ) from exc
     with transaction.atomic():
         card = FriendCard.objects.select_for_update().get(pk=card.pk)

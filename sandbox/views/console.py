@@ -155,18 +155,17 @@ def console_card_review(request, card_id: str):
         messages.error(request, _("A deleted card cannot be reviewed."))
         return redirect("sandbox:console")
     done = _("Card approved.") if approve else _("Card rejected.")
+    return _report_push(request, done, result)
+
+
+def _report_push(request, done: str, result: Push):
+    """Say what was done and how the event's delivery went; back to the console."""
     if result.status == Push.Status.DELIVERED:
-        messages.success(
-            request,
-            _("%(done)s Event delivered: %(answer)s")
-            % {"done": done, "answer": result.response},
-        )
+        text = _("%(done)s Event delivered: %(answer)s")
+        messages.success(request, text % {"done": done, "answer": result.response})
     else:
-        messages.warning(
-            request,
-            _("%(done)s Event not delivered: %(answer)s")
-            % {"done": done, "answer": result.response},
-        )
+        text = _("%(done)s Event not delivered: %(answer)s")
+        messages.warning(request, text % {"done": done, "answer": result.response})
     return redirect("sandbox:console")
 
 
@@ -204,16 +203,4 @@ def console_recharge_pay(request, order_id: str):
         messages.error(request, _("This recharge was already settled."))
         return redirect("sandbox:console")
     done = _("Recharge paid.") if success else _("Recharge failed.")
-    if result.status == Push.Status.DELIVERED:
-        messages.success(
-            request,
-            _("%(done)s Event delivered: %(answer)s")
-            % {"done": done, "answer": result.response},
-        )
-    else:
-        messages.warning(
-            request,
-            _("%(done)s Event not delivered: %(answer)s")
-            % {"done": done, "answer": result.response},
-        )
-    return redirect("sandbox:console")
+    return _report_push(request, done, result)
