@@ -12,7 +12,7 @@ from . import services
 from .models import CoinAccount, Recharge, StockOrder
 
 
-@events.handler("card_pay_order")
+@events.handler("card_pay_order", inline=True)
 def on_card_pay_order(event) -> None:
     services.on_card_pay_order(merchant=event.merchant, payload=event.payload)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -375,9 +376,12 @@ def recharge_create(*, merchant: Merchant, coin_count, actor=None) -> Recharge:
     return recharge
 
 
-def recharge_settle(*, recharge: Recharge, wechat_status: str, source: str) -> bool:
+def recharge_settle(
+    *, recharge: Recharge, wechat_status: str, source: str, refresh: bool = True
+) -> bool:
     """Record a paid or failed recharge exactly once (whoever learns it first: the
-    poller or the card_pay_order event). Returns True when this call settled it."""
+    poller or the card_pay_order event). Returns True when this call settled it.
+    ``refresh=False``: the caller refreshes the balance once for many."""
     if wechat_status in PAID:
         status, kind = Recharge.Status.PAID, CoinEvent.Kind.RECHARGE_PAID
     elif wechat_status in UNPAID:
@@ -392,16 +396,34 @@ def recharge_settle(*, recharge: Recharge, wechat_status: str, source: str) -> b
         if settled:
             _event(recharge.merchant, kind, recharge=recharge, source=source,
                    answer={"status": wechat_status})  # fmt: skip
-    if settled and status == Recharge.Status.PAID:
+    if settled and status == Recharge.Status.PAID and refresh:
         transaction.on_commit(lambda: _refresh_quietly(recharge.merchant))
     return bool(settled)
+
+
+BALANCE_REFRESH_WINDOW = 2  # seconds
+
+
+def schedule_balance_refresh(merchant: Merchant) -> None:
+    """One getcoinsinfo for a burst of coin events: the first event of a window
+    schedules a refresh at its end, which sees every movement WeChat pushed by then."""
+    from django.core.cache import cache
+
+    from .tasks import refresh_balance
+
+    if cache.add(f"coins:balance-refresh:{merchant.pk}", 1, BALANCE_REFRESH_WINDOW):
+        transaction.on_commit(
+            lambda: refresh_balance.apply_async(
+                (merchant.pk,), countdown=BALANCE_REFRESH_WINDOW
+            )
+        )
 
 
 def _give_up_after() -> timedelta:
     return timedelta(seconds=getattr(settings, "RECHARGE_POLL_GIVE_UP_SECONDS", 1800))
 
 
-def recharge_poll(recharge: Recharge) -> str:
+def recharge_poll(recharge: Recharge, *, refresh: bool = True) -> str:
     """Ask WeChat (getorder) about one waiting recharge; settle it or plan the next
     poll with back-off; give up after RECHARGE_POLL_GIVE_UP_SECONDS."""
     try:
@@ -409,10 +431,15 @@ def recharge_poll(recharge: Recharge) -> str:
     except wx.WeChatError as exc:
         log.warning("getorder %s failed: %s", recharge.order_id, exc)
         info = None
-    if info is not None and recharge_settle(
-        recharge=recharge, wechat_status=info.status, source="poll"
+    return _after_poll(recharge, info.status if info else None, refresh=refresh)
+
+
+def _after_poll(recharge: Recharge, wechat_status: str | None, *, refresh: bool) -> str:
+    """Settle on WeChat's answer, or give up, or plan the next poll (back-off)."""
+    if wechat_status and recharge_settle(
+        recharge=recharge, wechat_status=wechat_status, source="poll", refresh=refresh
     ):
-        return info.status
+        return wechat_status
     now = timezone.now()
     if now - recharge.created_at > _give_up_after():
         with transaction.atomic():
@@ -430,7 +457,33 @@ def recharge_poll(recharge: Recharge) -> str:
     Recharge.objects.filter(pk=recharge.pk, status=Recharge.Status.WAITING).update(
         poll_count=F("poll_count") + 1, next_poll_at=now + timedelta(seconds=step)
     )
-    return info.status if info else "error"
+    return wechat_status or "error"
+
+
+BULK_POLL_MIN = 5  # this many due recharges of one merchant: one getorderlist walk
+
+
+def _poll_bulk(recharges: list[Recharge]) -> None:
+    """Many waiting recharges of one merchant: read their statuses from the ledger
+    (getorderlist, 50 a call) instead of one getorder each."""
+    merchant = recharges[0].merchant
+    since = min(r.created_at for r in recharges) - timedelta(minutes=1)
+    statuses: dict[str, str] = {}
+    try:
+        offset, client = 0, _client(merchant)
+        while True:
+            page = client.coin.get_order_list(
+                offset=offset, count=50, order_type="ORDER_TYPE_WXPAY", ascending=True,
+                begin_time=int(since.timestamp()),
+            )  # fmt: skip
+            statuses.update((o.order_id, o.status) for o in page.orders)
+            offset += len(page.orders)
+            if not page.orders or offset >= page.total:
+                break
+    except wx.WeChatError as exc:
+        log.warning("getorderlist for %s failed: %s", merchant.appid, exc)
+    for recharge in recharges:
+        _after_poll(recharge, statuses.get(recharge.order_id), refresh=False)
 
 
 def recharges_poll_due(*, limit: int = 2000, threads: int = 16) -> int:
@@ -441,32 +494,64 @@ def recharges_poll_due(*, limit: int = 2000, threads: int = 16) -> int:
     """
     now = timezone.now()
     due = list(
-        Recharge.objects.select_related("merchant")
-        .filter(status=Recharge.Status.WAITING, next_poll_at__lte=now)
-        .order_by("next_poll_at")[:limit]
+        Recharge.objects.filter(status=Recharge.Status.WAITING, next_poll_at__lte=now)
+        .order_by("next_poll_at")
+        .values_list("pk", flat=True)[:limit]
     )
-    claimed = [
-        r for r in due
-        if Recharge.objects.filter(pk=r.pk, status=Recharge.Status.WAITING,
-                                   next_poll_at=r.next_poll_at)
-        .update(next_poll_at=now + timedelta(seconds=settings.RECHARGE_POLL_LEASE_SECONDS))
-    ]  # fmt: skip
-    if not claimed:
+    if not due:
         return 0
+    # One conditional UPDATE claims them all, marked with a lease of our own.
+    lease = now + timedelta(
+        seconds=settings.RECHARGE_POLL_LEASE_SECONDS,
+        microseconds=secrets.randbelow(999_999),
+    )
+    Recharge.objects.filter(
+        pk__in=due, status=Recharge.Status.WAITING, next_poll_at__lte=now
+    ).update(next_poll_at=lease)
+    claimed = list(
+        Recharge.objects.select_related("merchant").filter(
+            pk__in=due, status=Recharge.Status.WAITING, next_poll_at=lease
+        )
+    )
+    by_merchant: dict[int, list[Recharge]] = {}
+    for recharge in claimed:
+        by_merchant.setdefault(recharge.merchant_id, []).append(recharge)
+    jobs: list = []
+    for group in by_merchant.values():
+        if len(group) >= BULK_POLL_MIN:
+            jobs.append((_poll_bulk, group))
+        else:
+            jobs.extend((_poll_one, recharge) for recharge in group)
 
-    def poll(recharge):
+    def run(job):
+        fn, arg = job
         try:
-            return recharge_poll(recharge)
+            fn(arg)
         finally:
             close_old_connections()
 
-    if len(claimed) == 1 or threads <= 1:
-        for recharge in claimed:
-            recharge_poll(recharge)
+    if len(jobs) <= 1 or threads <= 1:
+        for fn, arg in jobs:
+            fn(arg)
     else:
-        with ThreadPoolExecutor(max_workers=min(threads, len(claimed))) as pool:
-            list(pool.map(poll, claimed))
+        with ThreadPoolExecutor(max_workers=min(threads, len(jobs))) as pool:
+            list(pool.map(run, jobs))
+    for group in by_merchant.values():  # one balance read per merchant that got paid
+        if _settled_pks(group):
+            _refresh_quietly(group[0].merchant)
     return len(claimed)
+
+
+def _poll_one(recharge: Recharge) -> None:
+    recharge_poll(recharge, refresh=False)
+
+
+def _settled_pks(group: list[Recharge]) -> set[int]:
+    return set(
+        Recharge.objects.filter(
+            pk__in=[r.pk for r in group], status=Recharge.Status.PAID
+        ).values_list("pk", flat=True)
+    )
 
 
 # --- ledger ------------------------------------------------------------------------------
@@ -579,7 +664,10 @@ def on_card_pay_order(*, merchant: Merchant, payload: dict) -> None:
     ledger_upsert(merchant=merchant, orders=[info])
     recharge = Recharge.objects.filter(merchant=merchant, order_id=order_id).first()
     if recharge is not None:
-        recharge_settle(recharge=recharge, wechat_status=status, source="event")
+        if recharge_settle(
+            recharge=recharge, wechat_status=status, source="event", refresh=False
+        ):
+            schedule_balance_refresh(merchant)
         return
     order = StockOrder.objects.filter(merchant=merchant, quote_id=order_id).first()
     if (
@@ -588,7 +676,7 @@ def on_card_pay_order(*, merchant: Merchant, payload: dict) -> None:
         and order.status in (StockOrder.Status.UNKNOWN, StockOrder.Status.CONFIRMING)
     ):
         _confirmed(order, source="event")
-    transaction.on_commit(lambda: _refresh_quietly(merchant))
+    schedule_balance_refresh(merchant)
 
 
 # --- what the pages show --------------------------------------------------------------------

@@ -187,3 +187,23 @@ def test_a_worker_killed_mid_poll_and_the_next_poll_settles(
         time.sleep(0.1)
     assert recharge.status == Recharge.Status.PAID
     assert CoinEvent.objects.filter(kind="recharge_paid").count() == 1
+
+
+def test_many_waiting_recharges_are_read_in_bulk(coins_on, sandbox):
+    merchant = coins_on.merchant
+    _no_callback(sandbox, merchant)
+    recharges = [
+        services.recharge_create(merchant=merchant, coin_count=1) for _ in range(7)
+    ]
+    paid = recharges[:5]
+    for recharge in paid:
+        sandbox.control(
+            "POST", f"recharges/{recharge.order_id}/pay", json={"success": True}
+        )
+    Recharge.objects.update(next_poll_at=timezone.now())
+    assert services.recharges_poll_due() == 7
+    assert sandbox.calls("card/pay/getorder") == 0
+    assert sandbox.calls("card/pay/getorderlist") == 1
+    statuses = dict(Recharge.objects.values_list("pk", "status"))
+    assert [statuses[r.pk] for r in recharges] == ["paid"] * 5 + ["waiting"] * 2
+    assert CoinAccount.objects.get(merchant=merchant).pay_coin == Decimal(5)
