@@ -482,8 +482,50 @@ def _poll_bulk(recharges: list[Recharge]) -> None:
                 break
     except wx.WeChatError as exc:
         log.warning("getorderlist for %s failed: %s", merchant.appid, exc)
+    # The walk tells about every waiting recharge in it, due or not: settle them all.
+    settled = recharges_settle_many(merchant=merchant, statuses=statuses, source="poll")
     for recharge in recharges:
-        _after_poll(recharge, statuses.get(recharge.order_id), refresh=False)
+        if recharge.order_id not in settled:
+            _after_poll(recharge, None, refresh=False)
+
+
+def recharges_settle_many(
+    *, merchant: Merchant, statuses: dict[str, str], source: str
+) -> set[str]:
+    """recharge_settle for many at once (one transaction, one UPDATE per outcome);
+    returns the order ids this call settled. Exactly once, as for one."""
+    outcomes = {
+        Recharge.Status.PAID: (CoinEvent.Kind.RECHARGE_PAID, [o for o, s in statuses.items() if s in PAID]),
+        Recharge.Status.FAILED: (CoinEvent.Kind.RECHARGE_FAILED, [o for o, s in statuses.items() if s in UNPAID]),
+    }  # fmt: skip
+    done: set[str] = set()
+    now = timezone.now()
+    with transaction.atomic():
+        for status, (kind, order_ids) in outcomes.items():
+            if not order_ids:
+                continue
+            open_ = Recharge.objects.filter(
+                merchant=merchant, order_id__in=order_ids,
+                status__in=[Recharge.Status.WAITING, Recharge.Status.ABANDONED],
+            )  # fmt: skip
+            rows = list(open_.select_for_update().values_list("pk", "order_id"))
+            if not rows:
+                continue
+            by_wechat_status: dict[str, list[int]] = {}
+            for pk, order_id in rows:
+                by_wechat_status.setdefault(statuses[order_id], []).append(pk)
+            for wechat_status, pks in by_wechat_status.items():
+                Recharge.objects.filter(pk__in=pks).update(
+                    status=status, wechat_status=wechat_status, settled_at=now,
+                    settled_by=source, next_poll_at=None,
+                )  # fmt: skip
+            CoinEvent.objects.bulk_create(
+                CoinEvent(merchant=merchant, kind=kind, recharge_id=pk, source=source,
+                          wechat_answer={"status": statuses[order_id]})
+                for pk, order_id in rows
+            )  # fmt: skip
+            done.update(order_id for _, order_id in rows)
+    return done
 
 
 def recharges_poll_due(*, limit: int = 2000, threads: int = 16) -> int:

@@ -121,7 +121,10 @@ def event_receive(
     except (TypeError, ValueError):
         create_time = 0
     key = dedupe_key(parsed)
+    inline = str(parsed.get("Event", "")) in _INLINE
     try:
+        # Inline events are stored and handled in one transaction: one write burst
+        # per push (SQLite serialises writers; a thousand pushes at once add up).
         with transaction.atomic():
             event = WeChatEvent.objects.create(
                 merchant=merchant,
@@ -134,11 +137,11 @@ def event_receive(
                 raw=xml,
                 payload=parsed,
             )
+            if inline:
+                _process_inline(event.pk)
     except IntegrityError:
         return WeChatEvent.objects.get(merchant=merchant, dedupe_key=key), False
-    if event.event in _INLINE:
-        transaction.on_commit(lambda: _process_inline(event.pk))
-    else:
+    if not inline:
         from .tasks import process_event
 
         transaction.on_commit(lambda: process_event.delay(event.pk))
@@ -146,9 +149,11 @@ def event_receive(
 
 
 def _process_inline(event_id: int) -> None:
-    # A failure leaves the event "received": the redispatch beat retries it.
+    # Handlers run in savepoints: a failing one marks the event failed, and the
+    # event itself is kept either way.
     try:
-        event_process(event_id)
+        with transaction.atomic():
+            event_process(event_id)
     except Exception:
         log.exception("inline handling of event %s failed", event_id)
 
