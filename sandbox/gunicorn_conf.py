@@ -3,6 +3,8 @@
 import threading
 
 worker_class = "gthread"
+# Paths only: WeChat's API carries access tokens and secrets in its query strings.
+access_log_format = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 
 
 def post_worker_init(worker):

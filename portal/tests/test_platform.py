@@ -252,3 +252,15 @@ def test_production_profile_refuses_to_start_without_secrets():
     )
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_access_logs_never_show_query_strings():
+    """WeChat's query strings carry tokens and secrets: every gunicorn we start logs
+    paths only (%(U)s), never the request line (%(r)s) or the query (%(q)s)."""
+    from docker import gunicorn_conf as docker_conf
+    from portal.management.commands import runall
+    from sandbox import gunicorn_conf as sandbox_conf
+
+    for fmt in (runall.ACCESS_LOG_FORMAT, sandbox_conf.access_log_format,
+                docker_conf.access_log_format):  # fmt: skip
+        assert "%(U)s" in fmt and "%(r)s" not in fmt and "%(q)s" not in fmt

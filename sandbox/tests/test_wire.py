@@ -189,3 +189,11 @@ def test_console_forms_push_an_event_that_arrives_once(live_demo, client):
     page = client.get("/sandbox/console/").content.decode()
     assert "120 s ahead" in page or "120" in page
     assert "added latency" in page
+
+
+def test_the_sandbox_process_answers_404_pages_of_its_own(settings, client):
+    settings.ROOT_URLCONF = "sandbox.urls_root"
+    settings.DEBUG = False
+    response = client.get("/favicon.ico")
+    assert response.status_code == 404
+    assert "/sandbox/console/" in response.content.decode()

@@ -23,6 +23,9 @@ from portal.demo import DEMO_PASSWORD
 ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 
 
+ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+
+
 class Command(BaseCommand):
     help = "Run web, sandbox, Celery worker and beat in the foreground."
 
@@ -48,15 +51,12 @@ class Command(BaseCommand):
             "SANDBOX_PORT": str(sandbox_port),
             "PYTHONUNBUFFERED": "1",
         }
+        # The access log shows paths without query strings: WeChat's carry the
+        # access token (sandbox) and the portal's may carry codes.
         gunicorn = [
-            py,
-            "-m",
-            "gunicorn",
-            "--worker-class",
-            "gthread",
-            "--access-logfile",
-            "-",
-        ]
+            py, "-m", "gunicorn", "--worker-class", "gthread",
+            "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT,
+        ]  # fmt: skip
         commands = {
             "web": gunicorn
             + [
