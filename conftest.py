@@ -65,16 +65,18 @@ def clear_test_cache() -> None:
     The database cache's table is not flushed between tests, and a shared Redis
     holds other processes' keys: only our key prefix is removed there.
     """
-    from django.core.cache import cache
+    from django.core.cache import caches
     from django.core.cache.backends.redis import RedisCache
 
-    if isinstance(cache, RedisCache):
-        client = cache._cache.get_client(write=True)
-        prefix = cache.key_prefix
-        for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+    # The backend itself: `django.core.cache.cache` is a proxy, which isinstance()
+    # does not see through — and clear() on Redis is FLUSHDB, every process's keys.
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        client = backend._cache.get_client(write=True)
+        for key in client.scan_iter(match=f"{backend.key_prefix}:*", count=1000):
             client.delete(key)
     else:
-        cache.clear()
+        backend.clear()
 
 
 @pytest.fixture(autouse=True)

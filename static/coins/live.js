@@ -24,13 +24,15 @@
     const url = root.dataset.liveUrl;
     const interval = parseInt(root.dataset.interval || "1000", 10);
     const final = (root.dataset.final || "").split(" ").filter(Boolean);
+    // After a final status, a few more reads: the balance follows the status.
+    let linger = parseInt(root.dataset.linger || "0", 10);
     async function tick() {
       try {
         const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
         if (response.ok) {
           const data = await response.json();
           apply(root, data);
-          if (final.includes(data.status)) return;
+          if (final.includes(data.status) && linger-- <= 0) return;
         }
       } catch (err) {
         root.dataset.liveError = String(err);
