@@ -140,6 +140,9 @@ def test_pages_render_in_both_languages(demo, login):
     client.post(reverse("set_language"), {"language": "en", "next": "/admin/"})
     en = client.get(reverse("admin:index")).content.decode()
     assert "Merchant" in en and "Log out" in en
+    # The dashboard's sections: merchant, cards, coins, redemption.
+    for section in ("merchant", "cards", "coins", "redemption"):
+        assert f'id="section-{section}"' in en
 
 
 def _parse_po(path: Path) -> dict[str, str]:
