@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -448,7 +447,3 @@ def card_delete(*, card: FriendCard, actor=None) -> None:
     )
     card.refresh_from_db()
     _event(card, CardEvent.Kind.DELETED, actor)
-
-
-def default_time_zone() -> str:
-    return settings.TIME_ZONE

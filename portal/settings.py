@@ -15,7 +15,6 @@ import secrets
 from pathlib import Path
 
 import environ
-from celery.schedules import crontab  # noqa: F401  (kept for beat entries added later)
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
