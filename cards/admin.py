@@ -25,6 +25,7 @@ from .models import CardEvent, CardStatus, FriendCard
 STATUS_COLORS = {
     CardStatus.DRAFT: "#8f959e",
     CardStatus.SUBMITTING: "#3370ff",
+    CardStatus.SUBMIT_UNKNOWN: "#3370ff",
     CardStatus.IN_REVIEW: "#e4b138",
     CardStatus.APPROVED: "#07c160",
     CardStatus.REJECTED: "#cc463d",
@@ -146,6 +147,7 @@ class FriendCardAdmin(MerchantScopedAdmin):
         if obj is not None and obj.status in (
             CardStatus.DELETED,
             CardStatus.SUBMITTING,
+            CardStatus.SUBMIT_UNKNOWN,
         ):
             return False
         return super().has_change_permission(request, obj)

@@ -24,6 +24,8 @@ class CardType(models.TextChoices):
 class CardStatus(models.TextChoices):
     DRAFT = "DRAFT", _("Draft")
     SUBMITTING = "SUBMITTING", _("Being submitted")
+    # card/create's answer was lost: WeChat's card list will tell (SPEC §5).
+    SUBMIT_UNKNOWN = "SUBMIT_UNKNOWN", _("Checking with WeChat")
     IN_REVIEW = "CARD_STATUS_NOT_VERIFY", _("In review")
     APPROVED = "CARD_STATUS_VERIFY_OK", _("Approved")
     REJECTED = "CARD_STATUS_VERIFY_FAIL", _("Rejected")
@@ -72,6 +74,17 @@ class FriendCard(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+    # card/create is recorded before it is sent: the marker travels in the card
+    # (base_info.source) so that a lost answer's card can be found at WeChat.
+    create_marker = models.CharField(max_length=36, blank=True, editable=False)
+    submit_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    next_check_at = models.DateTimeField(null=True, blank=True, editable=False)
+    check_count = models.PositiveIntegerField(default=0, editable=False)
+    # Bumped by every change of the definition: an editor opened on an older
+    # version cannot overwrite a newer one.
+    version = models.PositiveIntegerField(default=0, editable=False)
+    # One card/update at a time per card (a second one waits its turn).
+    update_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
     reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
 
     class Meta:
@@ -87,7 +100,7 @@ class FriendCard(models.Model):
             ),
             # Past the draft, a card exists at WeChat.
             models.CheckConstraint(
-                condition=Q(status__in=["DRAFT", "SUBMITTING"])
+                condition=Q(status__in=["DRAFT", "SUBMITTING", "SUBMIT_UNKNOWN"])
                 | Q(card_id__isnull=False),
                 name="card_submitted_has_card_id",
             ),

@@ -7,16 +7,21 @@ click or a second worker never creates it twice.
 
 from __future__ import annotations
 
+import copy
 import logging
-from datetime import UTC, datetime
+import secrets
+from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 import wechat
+from portal.jobs import enqueue
 from portal.models import Merchant, Store
 from wechat import errors as wx
 
@@ -176,8 +181,11 @@ def card_draft_save(
     card = card or FriendCard(merchant=merchant, created_by=actor)
     card.definition = definition
     card.last_error = None
+    if not created:
+        card.version = F("version") + 1
     _derive(card)
     card.save()
+    card.refresh_from_db(fields=["version"])
     _sync_stores(card)
     _event(card, CardEvent.Kind.CREATED if created else CardEvent.Kind.EDITED, actor)
     return card
@@ -201,11 +209,35 @@ def _error_payload(field: str, message: str, errcode: int | None) -> dict:
 
 
 # --- submission ----------------------------------------------------------------------
+MARKER_PREFIX = "fcp-"
+IN_FLIGHT_STUCK = timedelta(
+    seconds=30
+)  # a card/create still "sending": its sender died
+CHECK_SCHEDULE = (2, 3, 5, 10, 15, 30, 60)
+
+
+def _margin() -> timedelta:
+    return timedelta(seconds=getattr(settings, "UNKNOWN_OUTCOME_MARGIN_SECONDS", 30))
+
+
+def create_payload(card: FriendCard) -> dict:
+    """The card/create body's card: the definition, marked with the card's marker in
+    ``base_info.source`` (WeChat's 来源 field; card/get gives it back)."""
+    payload = copy.deepcopy(card.definition)
+    block = payload.get(card.card_type.lower())
+    if isinstance(block, dict) and isinstance(block.get("base_info"), dict):
+        block["base_info"].setdefault("source", card.create_marker)
+    return payload
+
+
 def card_submit(*, card: FriendCard, actor=None) -> FriendCard:
     """Send a draft to WeChat (card/create). Returns the card in review.
 
-    Raises CardRefused (our rules or WeChat's errcode, on its field) or
-    wechat.errors.TransportError (nothing was created; try again later).
+    Raises CardRefused (our rules or WeChat's errcode, on its field),
+    wechat.errors.TransportError (WeChat was not reached: still a draft) or
+    wechat.errors.UnknownOutcome (the answer was lost: the card is *checking with
+    WeChat* until WeChat's card list shows whether it was created — it is never
+    created a second time to find out, SPEC §5).
     """
     errors = validate_for_merchant(card.definition, merchant=card.merchant)
     if errors:
@@ -214,19 +246,25 @@ def card_submit(*, card: FriendCard, actor=None) -> FriendCard:
         )
         card.save(update_fields=["last_error", "updated_at"])
         raise CardRefused(errors)
+    now = timezone.now()
+    marker = MARKER_PREFIX + secrets.token_hex(12)
     claimed = FriendCard.objects.filter(pk=card.pk, status=CardStatus.DRAFT).update(
-        status=CardStatus.SUBMITTING, updated_at=timezone.now()
+        status=CardStatus.SUBMITTING,
+        create_marker=marker,
+        submit_sent_at=now,
+        check_count=0,
+        updated_at=now,
     )
     if not claimed:
         card.refresh_from_db()
         return card  # already submitted (a second click, a second worker)
+    card.refresh_from_db()
     client = wechat.for_merchant(card.merchant)
     try:
-        card_id = client.card.create(card.definition)
+        card_id = client.card.create(create_payload(card))
     except wx.UnknownOutcome as exc:
-        _release(card, exc.message)
-        _event(card, CardEvent.Kind.SUBMIT_UNKNOWN, actor, message=exc.message)
-        raise
+        _became_unknown(card, actor)
+        raise exc
     except wx.TransportError as exc:
         _release(card, exc.message)
         raise
@@ -235,19 +273,153 @@ def card_submit(*, card: FriendCard, actor=None) -> FriendCard:
         raise _refused_by_wechat(
             card, exc, CardEvent.Kind.SUBMIT_FAILED, actor
         ) from exc
+    _submitted(card, card_id=card_id, actor=actor)
+    card.refresh_from_db()
+    return card
+
+
+def _submitted(
+    card: FriendCard,
+    *,
+    card_id: str,
+    actor=None,
+    status: str = CardStatus.IN_REVIEW,
+    source: str = "portal",
+) -> bool:
     now = timezone.now()
     with transaction.atomic():
-        FriendCard.objects.filter(pk=card.pk).update(
-            status=CardStatus.IN_REVIEW,
+        moved = FriendCard.objects.filter(
+            pk=card.pk,
+            status__in=[CardStatus.SUBMITTING, CardStatus.SUBMIT_UNKNOWN],
+        ).update(
+            status=status,
             card_id=card_id,
             synced_definition=card.definition,
-            submitted_at=now,
+            submitted_at=card.submit_sent_at or now,
+            next_check_at=None,
             last_error=None,
             updated_at=now,
         )
-        card.refresh_from_db()
-        _event(card, CardEvent.Kind.SUBMITTED, actor, answer={"card_id": card_id})
-    return card
+        if moved:
+            _event(
+                card,
+                CardEvent.Kind.SUBMITTED,
+                actor,
+                answer={"card_id": card_id},
+                source=source,
+            )
+    return bool(moved)
+
+
+def _became_unknown(
+    card: FriendCard, actor=None, *, first_check: int | None = None
+) -> None:
+    first_check = CHECK_SCHEDULE[0] if first_check is None else first_check
+    if FriendCard.objects.filter(pk=card.pk, status=CardStatus.SUBMITTING).update(
+        status=CardStatus.SUBMIT_UNKNOWN,
+        next_check_at=timezone.now() + timedelta(seconds=first_check),
+        updated_at=timezone.now(),
+    ):
+        _event(
+            card,
+            CardEvent.Kind.SUBMIT_UNKNOWN,
+            actor,
+            message=str(wx.UnknownOutcome().message),
+        )
+        enqueue("cards.settle_submission", card.pk, countdown=first_check)
+    card.refresh_from_db()
+
+
+_REVIEW_STATES = {
+    "CARD_STATUS_NOT_VERIFY": CardStatus.IN_REVIEW,
+    "CARD_STATUS_VERIFY_OK": CardStatus.APPROVED,
+    "CARD_STATUS_DISPATCH": CardStatus.APPROVED,
+    "CARD_STATUS_VERIFY_FAIL": CardStatus.REJECTED,
+}
+
+
+def card_settle_submission(*, card_pk: int) -> str:
+    """A card/create whose answer was lost: look for the card at WeChat
+    (card/batchget, then card/get of the cards this portal does not know, matched on
+    the marker sent in base_info.source). Found → linked; absent once the request
+    can no longer land → back to draft, to be submitted again. Never creates."""
+    card = FriendCard.objects.select_related("merchant").get(pk=card_pk)
+    if card.status != CardStatus.SUBMIT_UNKNOWN:
+        return card.status
+    client = wechat.for_merchant(card.merchant)
+    try:
+        found = _find_by_marker(client, card)
+    except wx.WeChatError as exc:
+        log.warning("looking for card %s at WeChat failed: %s", card.pk, exc)
+        return _check_later(card)
+    if found is not None:
+        card_id, wechat_status = found
+        _submitted(
+            card,
+            card_id=card_id,
+            status=_REVIEW_STATES.get(wechat_status, CardStatus.IN_REVIEW),
+            source="settled",
+        )
+        return FriendCard.objects.get(pk=card.pk).status
+    if timezone.now() < (card.submit_sent_at or card.updated_at) + _margin():
+        return _check_later(card)
+    message = _("WeChat did not create this card. Submit it again.")
+    if FriendCard.objects.filter(pk=card.pk, status=CardStatus.SUBMIT_UNKNOWN).update(
+        status=CardStatus.DRAFT,
+        next_check_at=None,
+        last_error=_error_payload("", message, None),
+        updated_at=timezone.now(),
+    ):
+        _event(card, CardEvent.Kind.SUBMIT_FAILED, message=message, source="settled")
+    return CardStatus.DRAFT
+
+
+def _find_by_marker(client, card: FriendCard) -> tuple[str, str] | None:
+    known = set(
+        FriendCard.objects.filter(
+            merchant=card.merchant, card_id__isnull=False
+        ).values_list("card_id", flat=True)
+    )
+    offset = 0
+    while True:
+        page = client.card.batchget(offset=offset, count=50)
+        for card_id in page.card_ids:
+            if card_id in known:
+                continue
+            info = client.card.get(card_id)
+            block = info.definition.get(str(info.card_type).lower(), {}) or {}
+            if (block.get("base_info") or {}).get("source") == card.create_marker:
+                return card_id, info.status
+        offset += len(page.card_ids)
+        if not page.card_ids or offset >= page.total:
+            return None
+
+
+def _check_later(card: FriendCard) -> str:
+    step = CHECK_SCHEDULE[min(card.check_count + 1, len(CHECK_SCHEDULE) - 1)]
+    FriendCard.objects.filter(pk=card.pk, status=CardStatus.SUBMIT_UNKNOWN).update(
+        check_count=F("check_count") + 1,
+        next_check_at=timezone.now() + timedelta(seconds=step),
+    )
+    return card.status
+
+
+def cards_settle_unknown_submissions(*, limit: int = 100) -> int:
+    """Beat: submissions left in flight (their sender died) become unknown; unknown
+    ones whose next look is due are looked for at WeChat."""
+    now = timezone.now()
+    for card in FriendCard.objects.filter(
+        status=CardStatus.SUBMITTING, submit_sent_at__lt=now - IN_FLIGHT_STUCK
+    )[:limit]:
+        _became_unknown(card, first_check=0)
+    settled = 0
+    due = FriendCard.objects.filter(status=CardStatus.SUBMIT_UNKNOWN).filter(
+        Q(next_check_at__lte=now) | Q(next_check_at__isnull=True)
+    )
+    for pk in due.values_list("pk", flat=True)[:limit]:
+        if card_settle_submission(card_pk=pk) != CardStatus.SUBMIT_UNKNOWN:
+            settled += 1
+    return settled
 
 
 def _refused_by_wechat(
@@ -296,14 +468,70 @@ def update_changes(old: dict, new: dict) -> dict:
     return changes
 
 
-def card_update(*, card: FriendCard, definition: dict, actor=None) -> FriendCard:
+def card_update(
+    *,
+    card: FriendCard,
+    definition: dict,
+    actor=None,
+    expected_version: int | None = None,
+) -> FriendCard:
     """Send the changed fields of a submitted card to WeChat (card/update).
+
+    One update of a card at a time (claimed on the row); ``expected_version`` is the
+    card's ``version`` the editor was opened with: a card changed since is refused
+    rather than overwritten.
 
     Thresholds, type, value and brand are frozen once submitted; validity may only
     widen (SPEC §3.5). ``send_check`` true puts the card back in review.
     """
     if not card.card_id or card.status == CardStatus.DELETED:
         raise ValidationError(_("Only a card at WeChat can be updated."))
+    if not _claim_update(card):
+        raise ValidationError(
+            _(
+                "Another change of this card is being sent to WeChat. Try again in a moment."
+            ),
+            code="update_in_progress",
+        )
+    try:
+        return _card_update_claimed(
+            card=card,
+            definition=definition,
+            actor=actor,
+            expected_version=expected_version,
+        )
+    finally:
+        FriendCard.objects.filter(pk=card.pk).update(update_claimed_at=None)
+
+
+UPDATE_CLAIM = timedelta(seconds=60)  # longer than any card/update call
+
+
+def _claim_update(card: FriendCard) -> bool:
+    now = timezone.now()
+    return bool(
+        FriendCard.objects.filter(pk=card.pk)
+        .filter(
+            Q(update_claimed_at__isnull=True)
+            | Q(update_claimed_at__lt=now - UPDATE_CLAIM)
+        )
+        .update(update_claimed_at=now)
+    )
+
+
+def _card_update_claimed(
+    *, card: FriendCard, definition: dict, actor, expected_version: int | None
+) -> FriendCard:
+    # Read again under the claim: what WeChat holds now is what the change is from.
+    card = FriendCard.objects.select_related("merchant").get(pk=card.pk)
+    if expected_version is not None and expected_version != card.version:
+        raise ValidationError(
+            _(
+                "Someone else changed this card after you opened it. Reload the page "
+                "to see their change, then make yours again."
+            ),
+            code="stale",
+        )
     current = card.synced_definition or card.definition
     changes = update_changes(current, definition)
     if not changes:
@@ -334,12 +562,14 @@ def card_update(*, card: FriendCard, definition: dict, actor=None) -> FriendCard
         card = FriendCard.objects.select_for_update().get(pk=card.pk)
         card.definition = rules.apply_update(current, changes)
         card.synced_definition = card.definition
+        card.version = F("version") + 1
         card.last_error = None
         _derive(card)
         if send_check:
             card.status = CardStatus.IN_REVIEW
             card.refuse_reason = ""
         card.save()
+        card.refresh_from_db(fields=["version"])
         _sync_stores(card)
         _event(
             card,

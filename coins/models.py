@@ -10,8 +10,58 @@ from django.utils.translation import gettext_lazy as _
 
 from cards.models import FriendCard
 from portal.models import Merchant
+from wechat.errors import MESSAGES as WECHAT_MESSAGES
 
 COINS = {"max_digits": 14, "decimal_places": 2, "default": 0}
+
+
+class Problem(models.TextChoices):
+    """Why a stock order or a recharge did not go through: stored as a code and put
+    into words when a page shows it, in the reader's language (never WeChat's errmsg)."""
+
+    QUOTE_EXPIRED = (
+        "quote_expired",
+        _("The quote expired (quotes last 60 seconds). Get a new quote."),
+    )
+    WECHAT_SAYS_EXPIRED = (
+        "wechat_expired",
+        _(
+            "WeChat says the quote has expired (quotes last 60 seconds). Get a new quote."
+        ),
+    )
+    NOT_ENOUGH_COINS = (
+        "not_enough_coins",
+        _("There are not enough coins for this stock: recharge first."),
+    )
+    NOT_APPLIED = (
+        "not_applied",
+        _("WeChat did not add the stock. Get a new quote to try again."),
+    )
+    NOT_SENT = "not_sent", _("WeChat could not be reached. Please try again.")
+    NOT_CREATED = (
+        "not_created",
+        _("WeChat did not create the payment order. Start a new recharge."),
+    )
+    QR_LOST = (
+        "qr_lost",
+        _(
+            "WeChat created this payment order but its answer, with the QR code, was "
+            "lost. It will be settled if it is paid; start a new recharge to pay now."
+        ),
+    )
+    REFUSED = "refused", _("WeChat refused the request.")
+
+
+def problem_text(problem: str, errcode: int | None) -> str:
+    """The words for a stored problem code (WeChat's errcode in our words for a refusal)."""
+    if not problem:
+        return ""
+    if problem == Problem.REFUSED and errcode in WECHAT_MESSAGES:
+        return str(WECHAT_MESSAGES[errcode])
+    try:
+        return str(Problem(problem).label)
+    except ValueError:
+        return str(Problem.REFUSED.label)
 
 
 class CoinAccount(models.Model):
@@ -70,6 +120,14 @@ class StockOrder(models.Model):
     # SPEC §5: the quote works once, within 60 s. The deadline lives here.
     expires_at = models.DateTimeField(_("expires at"), db_index=True)
     confirm_requested_at = models.DateTimeField(null=True, blank=True)
+    # When the confirm was handed to WeChat (recorded before sending, SPEC §5).
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # An unknown outcome is read again at this time, with back-off.
+    next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    check_count = models.PositiveIntegerField(default=0)
+    problem = models.CharField(
+        _("problem"), max_length=24, choices=Problem.choices, blank=True
+    )
     confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
     error = models.CharField(_("error"), max_length=300, blank=True)
     errcode = models.IntegerField(null=True, blank=True)
@@ -107,6 +165,10 @@ class StockOrder(models.Model):
     def __str__(self) -> str:
         return f"{self.card} × {self.quantity}"
 
+    @property
+    def problem_message(self) -> str:
+        return problem_text(self.problem, self.errcode)
+
 
 class Recharge(models.Model):
     """A WeChat Pay order for coins; polled until paid, failed or abandoned."""
@@ -114,6 +176,8 @@ class Recharge(models.Model):
     TENANT_FIELD = "merchant"
 
     class Status(models.TextChoices):
+        SENDING = "sending", _("Being created at WeChat")
+        UNKNOWN = "unknown", _("Checking with WeChat")
         WAITING = "waiting", _("Waiting for payment")
         PAID = "paid", _("Paid")
         FAILED = "failed", _("Payment failed")
@@ -123,9 +187,17 @@ class Recharge(models.Model):
         Merchant, on_delete=models.CASCADE, related_name="recharges",
         verbose_name=_("merchant"),
     )  # fmt: skip
-    order_id = models.CharField(_("WeChat order id"), max_length=64, unique=True)
+    # Null until WeChat's answer (or its ledger) tells it (SPEC §5 unknown outcomes).
+    order_id = models.CharField(
+        _("WeChat order id"), max_length=64, unique=True, null=True, blank=True
+    )
     coin_count = models.PositiveIntegerField(_("coins"))
-    qrcode_url = models.CharField(_("payment QR code URL"), max_length=500)
+    qrcode_url = models.CharField(_("payment QR code URL"), max_length=500, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    problem = models.CharField(
+        _("problem"), max_length=24, choices=Problem.choices, blank=True
+    )
+    errcode = models.IntegerField(null=True, blank=True)
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.WAITING
     )
@@ -150,8 +222,14 @@ class Recharge(models.Model):
             ),
             # Settled exactly once: a settled recharge has its time and its source.
             models.CheckConstraint(
-                condition=Q(status="waiting", settled_at__isnull=True)
-                | (~Q(status="waiting") & Q(settled_at__isnull=False)),
+                condition=Q(
+                    status__in=["sending", "unknown", "waiting"],
+                    settled_at__isnull=True,
+                )
+                | (
+                    ~Q(status__in=["sending", "unknown", "waiting"])
+                    & Q(settled_at__isnull=False)
+                ),
                 name="recharge_settled_once",
             ),
         ]
@@ -159,6 +237,10 @@ class Recharge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.coin_count} coins ({self.get_status_display()})"
+
+    @property
+    def problem_message(self) -> str:
+        return problem_text(self.problem, self.errcode)
 
 
 class LedgerEntry(models.Model):
@@ -233,8 +315,12 @@ class CoinEvent(models.Model):
         CONFIRMED = "confirmed", _("Stock added")
         CONFIRM_REFUSED = "confirm_refused", _("Confirm refused")
         CONFIRM_UNKNOWN = "confirm_unknown", _("Confirm answer lost")
+        CONFIRM_LATE = "confirm_late", _("Stock added after all")
         EXPIRED = "expired", _("Quote expired")
         RECHARGE_CREATED = "recharge_created", _("Recharge started")
+        RECHARGE_UNKNOWN = "recharge_unknown", _("Recharge answer lost")
+        RECHARGE_FOUND = "recharge_found", _("Recharge found at WeChat")
+        RECHARGE_NOT_CREATED = "recharge_not_created", _("Recharge not created")
         RECHARGE_PAID = "recharge_paid", _("Recharge paid")
         RECHARGE_FAILED = "recharge_failed", _("Recharge failed")
         RECHARGE_ABANDONED = "recharge_abandoned", _("Recharge abandoned")

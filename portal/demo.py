@@ -120,6 +120,9 @@ def seed_demo(*, portal_url: str | None = None) -> dict[str, Merchant]:
                 encoding_aes_key=new_encoding_aes_key()
                 if spec.encrypted_events
                 else "",
+                event_mode=Merchant.EventMode.SAFE
+                if spec.encrypted_events
+                else Merchant.EventMode.PLAIN,
             )
         for poi_id, name, address in spec.stores:
             Store.objects.get_or_create(

@@ -15,11 +15,15 @@ acknowledged and marked "no handler" — never an error.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import timedelta
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -35,8 +39,6 @@ _HANDLERS: dict[str, list[Callable[[WeChatEvent], None]]] = defaultdict(list)
 # Event types whose handlers are all quick database work: run in the receiving
 # request (no broker hop), still well inside WeChat's 5 s.
 _INLINE: set[str] = set()
-# The ids that tell one event from another of the same user and second.
-_ID_FIELDS = ("CardId", "UserCardCode", "OrderId", "MsgId", "AuthorizerAppid")
 
 
 class SignatureError(Exception):
@@ -69,18 +71,32 @@ def url_check(
     return bool(token) and check_server_signature(token, timestamp, nonce, signature)
 
 
+TIMESTAMP_WINDOW = 300  # seconds either side of now (SPEC §10)
+LATEST_CREATE_TIME = 4_102_444_800  # 2100-01-01: beyond it a CreateTime is not a time
+
+
 def decode(merchant: Merchant, body: bytes, query) -> tuple[str, dict, bool]:
     """Verify and decode a push: ``(xml, parsed, encrypted)``.
 
-    Raises SignatureError (403) or xmlutil.XMLError (400).
+    SPEC §10: a merchant in safe mode accepts only encrypted pushes verified by
+    ``msg_signature``; plain ones only where it chose plain mode. The timestamp must
+    be within 5 minutes of now, and a (timestamp, nonce) is accepted with one body
+    only (WeChat's retries repeat the same body; a signed query string replayed with
+    another body is refused). Raises SignatureError (403) or xmlutil.XMLError (400).
     """
     token = merchant.event_token
     timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
     if not token:
         raise SignatureError("the merchant has no event token")
-    if query.get("encrypt_type") == "aes":
+    if not _fresh(timestamp):
+        raise SignatureError("timestamp outside the 5-minute window")
+    encrypted = query.get("encrypt_type") == "aes"
+    if not encrypted and merchant.event_mode != Merchant.EventMode.PLAIN:
+        raise SignatureError("the merchant is in safe mode: plain push refused")
+    if encrypted:
         if not merchant.encoding_aes_key:
             raise SignatureError("no EncodingAESKey for an encrypted push")
+        xmlutil.parse(body)  # the envelope itself: UTF-8, no declarations
         crypto = MessageCrypto(token, merchant.encoding_aes_key, merchant.appid)
         try:
             xml = crypto.decrypt_message(
@@ -93,11 +109,62 @@ def decode(merchant: Merchant, body: bytes, query) -> tuple[str, dict, bool]:
             if exc.code == -40002:  # the envelope itself is not XML
                 raise xmlutil.XMLError(str(exc)) from None
             raise SignatureError(f"crypto error {exc.code}") from None
-        return xml, xmlutil.parse(xml), True
-    if not check_server_signature(token, timestamp, nonce, query.get("signature", "")):
-        raise SignatureError("bad signature")
-    xml = body.decode("utf-8", errors="replace")
-    return xml, xmlutil.parse(body), False
+    else:
+        if not check_server_signature(
+            token, timestamp, nonce, query.get("signature", "")
+        ):
+            raise SignatureError("bad signature")
+        xml = body
+    parsed = xmlutil.parse(xml)
+    _create_time(parsed)
+    _accept_nonce_once(merchant, timestamp, nonce, body)
+    text = xml if isinstance(xml, str) else xml.decode("utf-8")
+    return text, parsed, encrypted
+
+
+def _fresh(timestamp: str) -> bool:
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
+        return False
+    return abs(time.time() - int(timestamp)) <= TIMESTAMP_WINDOW
+
+
+def _create_time(parsed: dict) -> int:
+    """WeChat's CreateTime (seconds): absent → 0; anything but a plausible time → 400."""
+    value = parsed.get("CreateTime", "")
+    if value in ("", None):
+        return 0
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit()) or int(text) > LATEST_CREATE_TIME:
+        raise xmlutil.XMLError("CreateTime is not a time")
+    return int(text)
+
+
+def _accept_nonce_once(merchant: Merchant, timestamp: str, nonce: str, body) -> None:
+    """One body per signed (timestamp, nonce), for as long as the timestamp is
+    accepted (the shared cache: every web process sees it)."""
+    raw = body if isinstance(body, bytes) else body.encode("utf-8")
+    digest = hashlib.sha256(raw).hexdigest()
+    key = (
+        "wechat:push-nonce:"
+        + hashlib.sha256(f"{merchant.pk}|{timestamp}|{nonce}".encode()).hexdigest()
+    )
+    if cache.add(key, digest, 2 * TIMESTAMP_WINDOW):
+        return
+    if cache.get(key) != digest:
+        raise SignatureError("a signed query string replayed with another body")
+
+
+# What tells one event from another of the same user and second (SPEC §10): the
+# event's own ids and Status in the readable part, and a digest of every field —
+# WeChat's retries repeat a push exactly, anything else is another event.
+_KEY_FIELDS = (
+    "CardId",
+    "UserCardCode",
+    "OrderId",
+    "Status",
+    "MsgId",
+    "AuthorizerAppid",
+)
 
 
 def dedupe_key(parsed: dict) -> str:
@@ -106,9 +173,11 @@ def dedupe_key(parsed: dict) -> str:
         str(parsed.get("CreateTime", "")),
         parsed.get("MsgType", ""),
         parsed.get("Event", ""),
-        *(f"{f}={parsed[f]}" for f in _ID_FIELDS if parsed.get(f)),
+        *(f"{f}={parsed[f]}" for f in _KEY_FIELDS if parsed.get(f)),
     ]
-    return "|".join(str(p) for p in parts)[:255]
+    canonical = json.dumps(parsed, sort_keys=True, ensure_ascii=False, default=str)
+    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
+    return ("|".join(str(p) for p in parts)[:220] + "|" + digest)[:255]
 
 
 def event_receive(
@@ -117,8 +186,8 @@ def event_receive(
     """Store an event once; returns ``(event, created)``. A repeat of the same push
     (WeChat's retries) returns the stored event with ``created=False``."""
     try:
-        create_time = int(parsed.get("CreateTime") or 0)
-    except (TypeError, ValueError):
+        create_time = _create_time(parsed)
+    except xmlutil.XMLError:
         create_time = 0
     key = dedupe_key(parsed)
     inline = str(parsed.get("Event", "")) in _INLINE

@@ -35,6 +35,12 @@ class Merchant(models.Model):
 
     TENANT_FIELD = "pk"
 
+    class EventMode(models.TextChoices):
+        """WeChat's message encryption mode (消息加解密方式), as set in its back office."""
+
+        SAFE = "safe", _("Safe mode (encrypted)")
+        PLAIN = "plain", _("Plain text")
+
     provider = models.ForeignKey(
         Provider,
         verbose_name=_("service provider"),
@@ -48,6 +54,14 @@ class Merchant(models.Model):
     appsecret = EncryptedTextField(_("AppSecret"), blank=True)
     event_token = EncryptedTextField(_("event token"), blank=True)
     encoding_aes_key = EncryptedTextField(_("EncodingAESKey"), blank=True)
+    # SPEC §10: in safe mode only encrypted pushes verified by msg_signature are
+    # accepted; plain ones only where the merchant chose plain mode.
+    event_mode = models.CharField(
+        _("message encryption"),
+        max_length=8,
+        choices=EventMode.choices,
+        default=EventMode.SAFE,
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

@@ -216,12 +216,19 @@ CELERY_BEAT_SCHEDULE: dict = {
     "coins-expire-quotes": {"task": "coins.expire_due_stock_orders", "schedule": 15.0},
     "coins-settle-unknown": {
         "task": "coins.settle_unknown_stock_orders",
-        "schedule": 30.0,
+        "schedule": 15.0,
+    },
+    "cards-settle-unknown": {
+        "task": "cards.settle_unknown_submissions",
+        "schedule": 15.0,
     },
     "coins-sync-ledgers": {"task": "coins.sync_ledgers", "schedule": 600.0},
 }
 # A waiting recharge is polled (with back-off) for this long, then abandoned.
 RECHARGE_POLL_GIVE_UP_SECONDS = env.int("RECHARGE_POLL_GIVE_UP_SECONDS", default=1800)
+# SPEC §5 unknown outcomes: an unsafe call WeChat does not show this long after it
+# could last have landed (a quote's 60 s, a request's sending) never happened.
+UNKNOWN_OUTCOME_MARGIN_SECONDS = env.int("UNKNOWN_OUTCOME_MARGIN_SECONDS", default=30)
 # A poller holds a recharge this long; if it dies mid-poll the next poll takes over.
 RECHARGE_POLL_LEASE_SECONDS = env.int("RECHARGE_POLL_LEASE_SECONDS", default=10)
 

@@ -93,6 +93,11 @@ class Fault(models.Model):
         LATENCY = "latency", "added latency"
         TIMEOUT = "timeout", "no answer in time"
         HTTP_500 = "http_500", "HTTP 500"
+        # WeChat did the work, then its answer was an error page.
+        HTTP_500_AFTER = "http_500_after", "HTTP 500 after applying"
+        # The connection drops without an answer, before or after the work is done.
+        RESET = "reset", "connection dropped"
+        RESET_AFTER = "reset_after", "connection dropped after applying"
         BUSY = "errcode_-1", "errcode -1 (system busy)"
         TOKEN_EXPIRED = "token_expired", "access token expired (42001)"
 

@@ -170,8 +170,11 @@ class WeChatClient:
                     response.json(parse_float=Decimal) if decimals else response.json()
                 )
             except ValueError:
+                # An answer that is not WeChat's JSON (a proxy's error page, a cut
+                # body) says nothing about whether an unsafe call was applied.
                 self._log(method, path, started, "not JSON")
-                raise errors.TransportError(errmsg="not JSON", path=path) from None
+                cls = errors.TransportError if safe_to_retry else errors.UnknownOutcome
+                raise cls(errmsg="not JSON", path=path) from None
             errcode = int(data.get("errcode") or 0)
             self._log(method, path, started, f"errcode {errcode}")
             if errcode == 0:
@@ -183,7 +186,11 @@ class WeChatClient:
                 token_retried = True
                 attempt -= 1
                 continue
-            if errcode == -1 and safe_to_retry and attempt < MAX_ATTEMPTS:
+            if (
+                errcode == errors.E.SYSTEM_BUSY
+                and safe_to_retry
+                and attempt < MAX_ATTEMPTS
+            ):
                 self._backoff(attempt)
                 continue
             raise errors.error_for(errcode, str(data.get("errmsg", "")), path=path)

@@ -7,7 +7,59 @@ card or coin error belongs to, when it belongs to one.
 
 from __future__ import annotations
 
+from enum import IntEnum
+
 from django.utils.translation import gettext_lazy as _
+
+
+class Errcode(IntEnum):
+    """WeChat's errcodes by name (SPEC §11): services compare names, not numbers.
+
+    Some numbers mean different things on different paths (40099 is "already
+    consumed" for a code and "quote already used" for card/pay/confirm; 40071 is
+    WeChat's "format error", also its answer for an unknown coin order id); the
+    name says what the number is, the caller says what it means there.
+    """
+
+    SYSTEM_BUSY = -1
+    INVALID_CREDENTIAL = 40001
+    CODE_NOT_MARKED = 40003
+    IMAGE_TYPE = 40005
+    IMAGE_TOO_LARGE = 40009
+    INVALID_APPID = 40013
+    INVALID_ACCESS_TOKEN = 40014
+    INVALID_JSON = 40053
+    INVALID_CODE = 40056
+    FORMAT_ERROR = 40071
+    INVALID_CARD_ID = 40073
+    INVALID_ENCRYPT_CODE = 40075
+    CODE_DELETED_OR_GIFTING = 40078
+    INVALID_TIME = 40079
+    ALREADY_USED = 40099
+    INVALID_COMPONENT_SECRET = 40125
+    CODE_UNAVAILABLE = 40127
+    IMAGE_NOT_UPLOADED = 40141
+    MARKED_BY_OTHER = 40146
+    IP_NOT_WHITELISTED = 40164
+    NOT_ENOUGH_COINS = 40202
+    UNMARK_BY_OTHER = 40416
+    ACCESS_TOKEN_MISSING = 41001
+    NO_STORE = 41025
+    ACCESS_TOKEN_EXPIRED = 42001
+    NO_PAYMENT_PERMISSION = 43008
+    API_QUOTA = 45009
+    TOO_MANY_GIFT_RULES = 45021
+    INVALID_JSON_STRUCTURE = 47001
+    COMPONENT_IP_NOT_WHITELISTED = 61004
+    COMPONENT_TICKET_EXPIRED = 61005
+    COMPONENT_TICKET_INVALID = 61006
+    COMPONENT_APPID_INVALID = 61011
+    REFRESH_TOKEN_INVALID = 61023
+    DATE_FORMAT = 61500
+    DATE_RANGE = 61501
+
+
+E = Errcode
 
 # SPEC §11: every errcode a user can meet, in words.
 MESSAGES = {
@@ -42,9 +94,24 @@ MESSAGES = {
     40202: _("There are not enough coins for this stock: recharge first."),
     45021: _("Too many gift rules."),
     47001: _("WeChat could not read the request (bad JSON structure)."),
+    61004: _("This server's IP address is not on the service provider's whitelist."),
+    61005: _(
+        "The service provider's WeChat ticket has expired; WeChat sends a new one "
+        "every 10 minutes."
+    ),
+    61006: _(
+        "The service provider has no valid WeChat ticket yet; WeChat sends one every "
+        "10 minutes."
+    ),
+    61011: _("The service provider's component AppID is not valid."),
+    61023: _(
+        "The merchant's authorization has lapsed: the merchant must authorize the "
+        "service provider again."
+    ),
     61500: _("Dates must be written as YYYY-MM-DD."),
     61501: _("The date range may be at most 62 days."),
 }
+# Every named errcode has its words (checked by a test).
 
 
 class WeChatError(Exception):
@@ -68,14 +135,25 @@ class WeChatError(Exception):
         super().__init__(f"{self.errcode} {errmsg} ({path})")
 
     @property
+    def code(self) -> Errcode | None:
+        """The errcode by name, when it is one of SPEC §11's."""
+        try:
+            return Errcode(self.errcode) if self.errcode is not None else None
+        except ValueError:
+            return None
+
+    def is_(self, *codes: Errcode) -> bool:
+        """True when this is one of ``codes``."""
+        return self.code in codes
+
+    @property
     def message(self) -> str:
-        """What the user reads, in their language."""
+        """What the user reads, in their language (never WeChat's errmsg)."""
         known = MESSAGES.get(self.errcode)
         if known is not None:
             return str(known)
-        return str(_("WeChat refused the request (error %(code)s: %(msg)s).")) % {
+        return str(_("WeChat refused the request (error %(code)s).")) % {
             "code": self.errcode,
-            "msg": self.errmsg,
         }
 
 
@@ -108,12 +186,14 @@ class UnknownOutcome(TransportError):
         )
 
 
-TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
+TOKEN_ERRCODES = frozenset(
+    {E.INVALID_CREDENTIAL, E.INVALID_ACCESS_TOKEN, E.ACCESS_TOKEN_EXPIRED}
+)
 
 
 def error_for(errcode: int, errmsg: str, *, path: str = "") -> WeChatError:
     """The typed exception for an errcode."""
-    if errcode == -1:
+    if errcode == E.SYSTEM_BUSY:
         return SystemBusy(errcode, errmsg, path=path)
     if errcode in TOKEN_ERRCODES:
         return InvalidCredential(errcode, errmsg, path=path)

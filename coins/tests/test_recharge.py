@@ -58,28 +58,36 @@ def test_a_recharge_is_settled_by_polling_once(coins_on, sandbox):
     assert CoinEvent.objects.filter(kind="recharge_paid").count() == 1
 
 
-def test_the_event_settles_sooner_and_the_poller_does_not_credit_twice(
+def test_the_push_makes_the_poller_look_now_and_nothing_is_credited_twice(
     coins_on, sandbox
 ):
     merchant = coins_on.merchant
     recharge = services.recharge_create(merchant=merchant, coin_count=50)
+    later = timezone.now() + timedelta(hours=1)
+    Recharge.objects.filter(pk=recharge.pk).update(next_poll_at=later)
     sandbox.control(
         "POST", f"recharges/{recharge.order_id}/pay", json={"success": True}
     )
     for _ in range(50):  # the push arrives asynchronously
         process_events()
         recharge.refresh_from_db()
-        if recharge.status == Recharge.Status.PAID:
+        if recharge.next_poll_at < later:
             break
         time.sleep(0.1)
-    assert recharge.status == Recharge.Status.PAID and recharge.settled_by == "event"
-    # The poller comes by anyway, and the event is delivered again: nothing changes.
+    # The push did not settle it (SPEC §10): it made the next poll due now.
+    assert recharge.status == Recharge.Status.WAITING
+    assert recharge.next_poll_at <= timezone.now()
+    tasks.poll_recharges()  # the task the push enqueued, as the worker runs it
+    recharge.refresh_from_db()
+    assert recharge.status == Recharge.Status.PAID and recharge.settled_by == "poll"
+    # The poller comes by anyway, and the push is delivered again: nothing changes.
     services.recharge_poll(recharge)
     services.on_card_pay_order(
         merchant=merchant,
         payload={"OrderId": recharge.order_id, "Status": "ORDER_STATUS_FINANCE_SUCC",
                  "OrderType": "ORDER_TYPE_WXPAY"},
     )  # fmt: skip
+    tasks.poll_recharges()
     assert CoinEvent.objects.filter(kind="recharge_paid").count() == 1
     account = services.coin_balance_refresh(merchant=merchant)
     assert account.pay_coin == Decimal(50)
@@ -119,16 +127,23 @@ def test_polling_backs_off_and_gives_up(coins_on, sandbox, settings):
     services.recharges_poll_due()
     recharge.refresh_from_db()
     assert recharge.status == Recharge.Status.ABANDONED
-    # Paid after all (late): the event still settles it, once.
-    sandbox.control(
-        "POST", f"recharges/{recharge.order_id}/pay", json={"success": True}
-    )
+    # A push about it is only a reason to read WeChat, which still says waiting.
     services.on_card_pay_order(
         merchant=merchant,
         payload={"OrderId": recharge.order_id, "Status": "ORDER_STATUS_FINANCE_SUCC"},
     )
+    assert services.recharge_check(recharge_id=recharge.pk) is False
+    recharge.refresh_from_db()
+    assert recharge.status == Recharge.Status.ABANDONED
+    # Paid after all (late): the read the next push triggers settles it, once.
+    sandbox.control(
+        "POST", f"recharges/{recharge.order_id}/pay", json={"success": True}
+    )
+    assert services.recharge_check(recharge_id=recharge.pk) is True
+    assert services.recharge_check(recharge_id=recharge.pk) is False
     recharge.refresh_from_db()
     assert recharge.status == Recharge.Status.PAID
+    assert CoinEvent.objects.filter(kind="recharge_paid").count() == 1
 
 
 @pytest.mark.parametrize("bad", ["0", "-5", "abc", "100001", "", "2.5"])

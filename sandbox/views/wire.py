@@ -8,6 +8,8 @@ injected faults, checks the access token (41001 / 40001 / 42001), turns a
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import time
 from functools import wraps
 
@@ -64,8 +66,14 @@ def wechat_api(
             appid = _appid_of(request)
             if request.method not in methods:
                 return _finish(appid, path, exc.RequirePost().as_json())
+            after = None  # a fault that strikes once the call is applied
             for hit in core.fault_take(appid=appid, path=path):
-                if hit.kind == Fault.Kind.LATENCY:
+                if hit.kind in (Fault.Kind.HTTP_500_AFTER, Fault.Kind.RESET_AFTER):
+                    after = hit.kind
+                elif hit.kind == Fault.Kind.RESET:
+                    core.call_record(appid=appid, path=path, errcode=0, http_status=0)
+                    return drop_connection(request)
+                elif hit.kind == Fault.Kind.LATENCY:
                     time.sleep(hit.latency_ms / 1000)
                 elif hit.kind == Fault.Kind.TIMEOUT:
                     time.sleep((hit.latency_ms or DEFAULT_TIMEOUT_FAULT_MS) / 1000)
@@ -85,12 +93,44 @@ def wechat_api(
                 data = fn(request, account, *args, **kwargs)
             except exc.SandboxAPIError as error:
                 data = error.as_json()
+            if after == Fault.Kind.HTTP_500_AFTER:
+                core.call_record(appid=appid, path=path, errcode=0, http_status=500)
+                return HttpResponse("Internal Server Error", status=500)
+            if after == Fault.Kind.RESET_AFTER:
+                core.call_record(appid=appid, path=path, errcode=0, http_status=0)
+                return drop_connection(request)
             return _finish(appid, path, data)
 
         view.wechat_path = path
         return view
 
     return decorator
+
+
+def drop_connection(request) -> HttpResponse:
+    """Close the client's connection without an answer (the "reset" faults).
+
+    The socket comes from gunicorn (``gunicorn.socket``) or from the WSGI input
+    stream of Django's own server (the tests' live server). The response returned
+    afterwards never reaches the client; the server's write fails quietly.
+    """
+    sock = request.environ.get("gunicorn.socket")
+    if sock is None:
+        reader = getattr(
+            getattr(request.environ.get("wsgi.input"), "_read", None), "__self__", None
+        )
+        sock = getattr(getattr(reader, "raw", None), "_sock", None)
+    if sock is not None:
+        try:
+            sock.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+            )
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    response = HttpResponse(status=500)
+    response["Connection"] = "close"
+    return response
 
 
 def _finish(appid: str, path: str, data: dict) -> JsonResponse:
