@@ -412,6 +412,7 @@ def cards_settle_unknown_submissions(*, limit: int = 100) -> int:
         status=CardStatus.SUBMITTING, submit_sent_at__lt=now - IN_FLIGHT_STUCK
     )[:limit]:
         _became_unknown(card, first_check=0)
+    now = timezone.now()
     settled = 0
     due = FriendCard.objects.filter(status=CardStatus.SUBMIT_UNKNOWN).filter(
         Q(next_check_at__lte=now) | Q(next_check_at__isnull=True)

@@ -13,7 +13,12 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -163,7 +168,7 @@ class StockOrderAdmin(CoinsAdmin):
                 order=order, actor=request.user
             )
             if order.status == StockOrder.Status.EXPIRED:
-                messages.error(request, order.error)
+                messages.error(request, order.problem_message)
         return redirect("admin:coins_stockorder_change", order.pk)
 
     def requote_view(self, request, object_id):
@@ -247,12 +252,12 @@ class RechargeAdmin(CoinsAdmin):
         recharge = self.get_object(request, object_id)
         svg = qrcode.make(
             recharge.qrcode_url, image_factory=qrcode.image.svg.SvgPathImage
-        )
+        ) if recharge.qrcode_url else None  # fmt: skip
         return TemplateResponse(
             request, "coins/recharge.html",
             self._context(
                 request, title=_("Recharge"), recharge=recharge,
-                qr_svg=svg.to_string(encoding="unicode"),
+                qr_svg=svg.to_string(encoding="unicode") if svg else "",
                 sandbox_pay_url=_sandbox_pay_url(recharge.qrcode_url),
                 status_url=reverse("api:coins_recharge", args=[recharge.pk]),
                 account=CoinAccount.objects.filter(merchant=request.merchant).first(),
@@ -262,6 +267,8 @@ class RechargeAdmin(CoinsAdmin):
 
     def qr_png_view(self, request, object_id):
         recharge = self.get_object(request, object_id)
+        if not recharge.qrcode_url:
+            raise Http404
         buffer = io.BytesIO()
         qrcode.make(recharge.qrcode_url, box_size=10, border=4).save(
             buffer, format="PNG"

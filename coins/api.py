@@ -52,7 +52,7 @@ def stock_order(request, order_id: int):
         "status": order.status,
         "status_label": order.get_status_display(),
         "seconds_left": services.seconds_left(order, timezone.now()),
-        "error": order.error,
+        "error": order.problem_message,
         "price": str(order.price),
         "quantity": order.quantity,
         "card_stock": order.card.quantity,
@@ -69,5 +69,6 @@ def recharge(request, recharge_id: int):
         "status": item.status,
         "status_label": item.get_status_display(),
         "settled_by": item.settled_by,
+        "problem": item.problem_message,
         "balance": _balance(request.merchant),
     }

@@ -33,7 +33,7 @@ def parse(body: bytes | str) -> dict:
     except UnicodeDecodeError:
         raise XMLError("the message is not UTF-8") from None
     declared = _ENCODING.match(data)
-    if declared and declared.group(1).lower().replace("_", "-") not in (
+    if declared and declared.group(1).lower().replace(b"_", b"-") not in (
         b"utf-8",
         b"utf8",
     ):

@@ -125,13 +125,15 @@ def test_wechats_refusal_comes_back_on_its_field(bistro, sandbox):
     assert card.events.filter(kind=CardEvent.Kind.SUBMIT_FAILED).exists()
 
 
-def test_wechat_down_leaves_a_draft_to_submit_again(bistro, sandbox):
+def test_wechat_unreachable_leaves_a_draft_to_submit_again(bistro, sandbox, settings):
     card = _draft(bistro)
-    sandbox.fault("http_500", path="card/create", remaining=1)
-    with pytest.raises(services.wx.TransportError):
+    settings.WECHAT_API_BASE = "http://127.0.0.1:9/sandbox/"  # nothing listens
+    with pytest.raises(services.wx.TransportError) as caught:
         services.card_submit(card=card)
+    assert not isinstance(caught.value, services.wx.UnknownOutcome)
     card.refresh_from_db()
     assert card.status == CardStatus.DRAFT and card.last_error["message"]
+    settings.WECHAT_API_BASE = sandbox.base_url
     assert services.card_submit(card=card).status == CardStatus.IN_REVIEW
 
 

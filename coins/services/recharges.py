@@ -388,8 +388,8 @@ def recharges_poll_due(*, limit: int = 2000, threads: int = 16) -> int:
     Each one is claimed first (its next poll moved on by a conditional update), so
     two overlapping beats never ask WeChat twice about the same recharge.
     """
+    _unstick_sending(timezone.now())
     now = timezone.now()
-    _unstick_sending(now)
     polled = Q(status__in=(R.WAITING, R.UNKNOWN), next_poll_at__lte=now)
     due = list(
         Recharge.objects.filter(polled)

@@ -304,6 +304,7 @@ def stock_orders_settle_unknown(*, limit: int = 200) -> int:
     )
     for order in stuck.select_related("merchant")[:limit]:
         _became_unknown(order, first_check=timedelta(0))
+    now = timezone.now()
     due = StockOrder.objects.filter(status=S.UNKNOWN).filter(
         Q(next_check_at__lte=now) | Q(next_check_at__isnull=True)
     )
