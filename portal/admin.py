@@ -62,7 +62,17 @@ class MerchantSettingsForm(forms.ModelForm):
 
     class Meta:
         model = Merchant
-        fields = ["name"]
+        fields = ["name", "event_mode"]
+
+    def clean(self):
+        data = super().clean()
+        has_key = data.get("encoding_aes_key") or self.instance.encoding_aes_key
+        if data.get("event_mode") == Merchant.EventMode.SAFE and not has_key:
+            self.add_error(
+                "encoding_aes_key",
+                _("Safe mode needs the EncodingAESKey from WeChat's back office."),
+            )
+        return data
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -87,6 +97,7 @@ class MerchantSettingsAdmin(MerchantScopedAdmin):
         "name",
         "appid",
         "provider",
+        "event_mode",
         "appsecret",
         "event_token",
         "encoding_aes_key",
@@ -105,6 +116,7 @@ class MerchantSettingsAdmin(MerchantScopedAdmin):
             appsecret=form.cleaned_data["appsecret"],
             event_token=form.cleaned_data["event_token"],
             encoding_aes_key=form.cleaned_data["encoding_aes_key"],
+            event_mode=form.cleaned_data["event_mode"],
         )
 
 
@@ -305,6 +317,7 @@ class OpsMerchantAdmin(admin.ModelAdmin):
             appsecret=form.cleaned_data["appsecret"],
             event_token=form.cleaned_data["event_token"],
             encoding_aes_key=form.cleaned_data["encoding_aes_key"],
+            event_mode=form.cleaned_data["event_mode"],
         )
 
 

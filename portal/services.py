@@ -158,10 +158,26 @@ def merchant_update_settings(
     appsecret: str = "",
     event_token: str = "",
     encoding_aes_key: str = "",
+    event_mode: str | None = None,
 ) -> Merchant:
-    """Rename a merchant and replace any secret given; an empty secret keeps the old one."""
+    """Rename a merchant and replace any secret given; an empty secret keeps the old one.
+
+    Safe mode (SPEC §10) needs an EncodingAESKey: without one no push could be read.
+    """
+    mode = event_mode or merchant.event_mode
+    if mode == Merchant.EventMode.SAFE and not (
+        encoding_aes_key or merchant.encoding_aes_key
+    ):
+        raise ValidationError(
+            {
+                "encoding_aes_key": _(
+                    "Safe mode needs the EncodingAESKey from WeChat's back office."
+                )
+            }
+        )
     merchant.name = name
-    fields = ["name"]
+    merchant.event_mode = mode
+    fields = ["name", "event_mode"]
     for field, value in (
         ("appsecret", appsecret),
         ("event_token", event_token),

@@ -221,3 +221,31 @@ def test_the_sandbox_pushes_are_still_accepted(live_demo, sandbox):
         )  # fmt: skip
         assert result["status"] == "delivered", result
     assert requests  # the live server served them over real HTTP
+
+
+def test_the_owner_chooses_the_mode_and_safe_mode_needs_a_key(demo, login):
+    from django.contrib.auth import get_user_model
+
+    from portal.middleware import SESSION_KEY
+    from portal.models import Membership
+
+    shop = demo["Other Shop"]  # plain mode, no EncodingAESKey
+    owner = get_user_model().objects.get(username="demo_owner")
+    Membership.objects.create(user=owner, merchant=shop, role="owner")
+    client = login("demo_owner")
+    session = client.session
+    session[SESSION_KEY] = shop.pk
+    session.save()
+    url = reverse("admin:portal_merchant_change", args=[shop.pk])
+    answer = client.post(url, {"name": shop.name, "event_mode": "safe"})
+    assert answer.status_code == 200  # the form again, with the error on the key
+    assert "Safe mode needs the EncodingAESKey" in answer.content.decode()
+    shop.refresh_from_db()
+    assert shop.event_mode == Merchant.EventMode.PLAIN
+    key = "k" * 43
+    answer = client.post(
+        url, {"name": shop.name, "event_mode": "safe", "encoding_aes_key": key}
+    )
+    assert answer.status_code == 302
+    shop.refresh_from_db()
+    assert shop.event_mode == Merchant.EventMode.SAFE and shop.encoding_aes_key == key
