@@ -72,3 +72,42 @@ def test_recharge_page_draws_the_qr_code(coins_on, login, sandbox):
         login("other_staff").get(f"/api/coins/recharges/{recharge.pk}").status_code
         == 404
     )
+
+
+def test_unicode_digits_are_field_errors_on_the_pages(coins_on, login, sandbox):
+    """Issue 8 §5: '²', '①', fullwidth and Arabic-Indic digits were a 500 or a real
+    quote; only ASCII digits are numbers here."""
+    client = login("demo_staff")
+    for text in ("²", "①", "１０", "١٢٣", "𝟗"):
+        quote = client.post(
+            reverse("admin:coins_stockorder_add"),
+            {"card": coins_on.pk, "quantity": text},
+        )
+        assert quote.status_code == 200 and "quantity" in quote.context["form"].errors
+        recharge = client.post(
+            reverse("admin:coins_recharge_add"), {"coin_count": text}
+        )
+        assert recharge.status_code == 200
+        assert "coin_count" in recharge.context["form"].errors
+    assert not StockOrder.objects.exists() and not Recharge.objects.exists()
+    assert sandbox.calls("card/pay/getpayprice") == 0
+    assert sandbox.calls("card/pay/recharge") == 0
+
+
+def test_a_recharge_whose_answer_was_lost_shows_checking(coins_on, login, sandbox):
+    sandbox.fault("reset", path="card/pay/recharge", remaining=1)
+    client = login("demo_staff")
+    response = client.post(reverse("admin:coins_recharge_add"), {"coin_count": "20"})
+    recharge = Recharge.objects.get()
+    assert recharge.status == Recharge.Status.UNKNOWN
+    assert response["Location"] == reverse(
+        "admin:coins_recharge_change", args=[recharge.pk]
+    )
+    page = client.get(response["Location"]).content.decode()
+    assert "Checking with WeChat" in page and 'class="qr"' not in page
+    assert (
+        client.get(
+            reverse("admin:coins_recharge_qr_png", args=[recharge.pk])
+        ).status_code
+        == 404
+    )

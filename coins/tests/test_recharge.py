@@ -146,7 +146,9 @@ def test_polling_backs_off_and_gives_up(coins_on, sandbox, settings):
     assert CoinEvent.objects.filter(kind="recharge_paid").count() == 1
 
 
-@pytest.mark.parametrize("bad", ["0", "-5", "abc", "100001", "", "2.5"])
+@pytest.mark.parametrize(
+    "bad", ["0", "-5", "abc", "100001", "", "2.5", "①", "²", "１０", "١٢٣", "𝟗"]
+)
 def test_bad_recharge_amounts_are_refused_and_nothing_is_written(
     coins_on, sandbox, bad
 ):

@@ -128,9 +128,7 @@ def drop_connection(request) -> HttpResponse:
             sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-    response = HttpResponse(status=500)
-    response["Connection"] = "close"
-    return response
+    return HttpResponse(status=500)
 
 
 def _finish(appid: str, path: str, data: dict) -> JsonResponse:
