@@ -66,6 +66,7 @@ class MerchantSettingsForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        data["event_mode"] = data.get("event_mode") or self.instance.event_mode
         has_key = data.get("encoding_aes_key") or self.instance.encoding_aes_key
         if data.get("event_mode") == Merchant.EventMode.SAFE and not has_key:
             self.add_error(
@@ -76,6 +77,7 @@ class MerchantSettingsForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["event_mode"].required = False  # absent: unchanged
         for name in ("appsecret", "event_token", "encoding_aes_key"):
             is_set = bool(self.instance.pk and getattr(self.instance, name))
             self.fields[name].help_text = (

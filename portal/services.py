@@ -165,9 +165,10 @@ def merchant_update_settings(
     Safe mode (SPEC §10) needs an EncodingAESKey: without one no push could be read.
     """
     mode = event_mode or merchant.event_mode
-    if mode == Merchant.EventMode.SAFE and not (
-        encoding_aes_key or merchant.encoding_aes_key
-    ):
+    stored_key = (
+        Merchant.objects.get(pk=merchant.pk).encoding_aes_key if merchant.pk else ""
+    )  # the instance may carry a form's blank ("keep it")
+    if mode == Merchant.EventMode.SAFE and not (encoding_aes_key or stored_key):
         raise ValidationError(
             {
                 "encoding_aes_key": _(
