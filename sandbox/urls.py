@@ -13,6 +13,8 @@ from .views import (
     console_users,
     control,
     control_codes,
+    jssdk,
+    qrcodes,
 )
 
 app_name = "sandbox"
@@ -36,6 +38,17 @@ urlpatterns = [
     path("card/code/mark", codes.mark),
     path("card/code/consume", codes.consume),
     path("card/code/unavailable", codes.unavailable),
+    # distribution (SPEC §6)
+    path("card/qrcode/create", qrcodes.create),
+    path("card/testwhitelist/set", qrcodes.testwhitelist_set),
+    path("cgi-bin/showqrcode", qrcodes.showqrcode, name="showqrcode"),
+    # what a QR code's url opens: the simulated phone (WeChat's weixin.qq.com/q/…)
+    path("q/<str:slug>", qrcodes.phone, name="phone"),
+    # the JS-SDK stand-in and what it asks the sandbox (cross-origin)
+    path("jssdk/jweixin.js", jssdk.script, name="jssdk_script"),
+    path("jssdk/config", jssdk.config, name="jssdk_config"),
+    path("jssdk/addcard", jssdk.addcard, name="jssdk_addcard"),
+    path("jssdk/consume-share", jssdk.consume_share, name="jssdk_consume_share"),
     # coins and stock (SPEC §5)
     path("card/pay/activate", coins.activate),
     path("card/pay/getpayprice", coins.getpayprice),
@@ -83,6 +96,12 @@ urlpatterns = [
         name="control_coupon_link",
     ),
     path("control/whitelist", control_codes.whitelist_view, name="control_whitelist"),
+    path("control/qrcodes", control_codes.qrcodes_list, name="control_qrcodes"),
+    path(
+        "control/qrcodes/<path:ticket>/scan",
+        control_codes.qrcode_scan,
+        name="control_qrcode_scan",
+    ),
     path("control/coins", control.coins_view, name="control_coins"),
     path(
         "control/recharges/pay-all",

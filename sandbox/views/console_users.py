@@ -19,8 +19,8 @@ from django.views.decorators.http import require_POST
 
 from .. import barcodes
 from .. import exceptions as exc
-from ..backends import carddef, cards, clock, codes, users
-from ..models import Account, Card, Code, WeChatUser
+from ..backends import carddef, cards, clock, codes, qrcodes, users
+from ..models import Account, Card, Code, QRCode, WeChatUser
 
 USER_CODES = 50
 
@@ -36,11 +36,26 @@ CODE_DRAWING = {
 
 
 def users_context() -> dict:
-    """The console's section: accounts and the users seen lately."""
+    """The console's sections: the users seen lately, the latest QR codes."""
+    recent = QRCode.objects.select_related("card", "account").order_by(
+        "-created_at", "-id"
+    )[:20]
     return {
         "wechat_users": WeChatUser.objects.select_related("account").order_by(
             "-created_at", "-id"
         )[:20],
+        "qrcodes": [
+            {
+                "qr": qr,
+                "title": cards.card_title(qr.card),
+                "state": qrcodes.qrcode_state(qr),
+                "phone_url": reverse("sandbox:phone", args=[qr.slug]),
+                "image_url": reverse("sandbox:showqrcode")
+                + "?"
+                + urlencode({"ticket": qr.ticket}),
+            }
+            for qr in recent
+        ],
     }
 
 

@@ -8,10 +8,11 @@ A refusal WeChat would show the user answers HTTP 400 ``{"errcode", "errmsg"}``
 from __future__ import annotations
 
 from django.http import JsonResponse
+from django.urls import reverse
 
 from .. import exceptions as exc
-from ..backends import clock, codes, users
-from ..models import Account, Card, Code
+from ..backends import clock, codes, qrcodes, users
+from ..models import Account, Card, Code, QRCode
 from .control import _bad, _body, control
 
 
@@ -217,3 +218,45 @@ def whitelist_view(request):
             "openids": sorted({e.openid for e in entries}),
         }
     )
+
+
+# --- QR codes (SPEC §6) ------------------------------------------------------------
+def qrcode_json(qr: QRCode, base_url: str) -> dict:
+    return {
+        **qrcodes.qrcode_answer(qr, base_url),
+        "appid": qr.account.appid,
+        "card_id": qr.card.card_id,
+        "is_unique_code": qr.is_unique_code,
+        "outer_id": qr.outer_id,
+        "outer_str": qr.outer_str,
+        "openid": qr.openid,
+        "state": qrcodes.qrcode_state(qr),
+        "expires_at": qr.expires_at.isoformat() if qr.expires_at else None,
+    }
+
+
+@control(["GET"])
+def qrcodes_list(request):
+    """GET ?appid=&card_id= (each optional): the QR codes card/qrcode/create made."""
+    rows = QRCode.objects.select_related("card", "account").order_by("created_at", "id")
+    if request.GET.get("appid"):
+        rows = rows.filter(account__appid=request.GET["appid"])
+    if request.GET.get("card_id"):
+        rows = rows.filter(card__card_id=request.GET["card_id"])
+    base = request.build_absolute_uri(reverse("sandbox:index"))
+    return JsonResponse({"qrcodes": [qrcode_json(qr, base) for qr in rows]})
+
+
+@control(["POST"])
+def qrcode_scan(request, ticket: str):
+    """POST {"openid"}: the user scans the QR code (its ticket, or its url's last
+    part) in WeChat → the receive's answer, as cards/<card_id>/receive."""
+    data = _body(request)
+    qr = qrcodes.qrcode_find(ticket)
+    if qr is None:
+        return _bad("unknown ticket", 404)
+    try:
+        code = qrcodes.qrcode_scan(qr, openid=data.get("openid"), wait=True)
+    except exc.SandboxAPIError as error:
+        return refused(error)
+    return JsonResponse(received_json(code))
