@@ -88,6 +88,7 @@ def coupon_view(code: Code, *, openid: str, now) -> dict:
         "valid_from": _date(dates.begin),
         "valid_to": _date(dates.end),
         "status": status,
+        "status_label": Code.Status(status).label,
         "usable": status == Code.Status.NORMAL,
         "mark_openid": codes.active_mark(code, now),
         "digits": digits,
