@@ -53,3 +53,33 @@ InvalidOrderId = _error(40071, "invalid order_id", "InvalidOrderId")
 CoinOrderExpired = _error(40079, "order expired", "CoinOrderExpired")
 CoinOrderUsed = _error(40099, "order has been used", "CoinOrderUsed")
 CoinNotEnough = _error(40202, "coin not enough", "CoinNotEnough")
+
+# --- users, codes and distribution (SPEC §6, §7) -------------------------------------
+# errmsg texts follow WeChat's; the sandbox adds a hint saying why.
+InvalidSerialCode = _error(40056, "invalid serial code", "InvalidSerialCode")
+InvalidEncryptCode = _error(40075, "invalid encrypt code", "InvalidEncryptCode")
+# 40078 is WeChat's "invalid card status": a code being given away (consume, mark),
+# or a card that may not be handed out (receive, qrcode/create).
+InvalidCardStatus = _error(40078, "invalid card status", "InvalidCardStatus")
+CodeOutsideValidity = _error(40079, "invalid time", "CodeOutsideValidity")
+CodeConsumed = _error(40099, "invalid code, this code has consumed.", "CodeConsumed")
+CodeUsedQRCode = _error(40116, "invalid code", "CodeUsedQRCode")
+CodeAbnormal = _error(
+    40127,
+    "invalid user-card status! Hint: the card was given to user, but may be "
+    "deleted or set unavailable !",
+    "CodeAbnormal",
+)
+CodeMarkedByOther = _error(
+    40146, "invalid openid, the code has been marked by other user", "CodeMarkedByOther"
+)
+UnmarkByOther = _error(
+    40416, "invalid openid, the code is marked by other user", "UnmarkByOther"
+)
+InvalidActionInfo = _error(40053, "invalid actioninfo", "InvalidActionInfo")
+InvalidCardType = _error(40071, "invalid card type", "InvalidCardType")
+MissingCardId = _error(41012, "missing card_id", "MissingCardId")
+StockEmpty = _error(45031, "stock is empty", "StockEmpty")
+GetLimitExceeded = _error(
+    45033, "user get card num exceeds get_limit", "GetLimitExceeded"
+)

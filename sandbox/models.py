@@ -326,3 +326,147 @@ class Quote(models.Model):
 
     def __str__(self) -> str:
         return f"quote of {self.quantity} × {self.card_id} = {self.price}"
+
+
+# --- WeChat's users and their codes (SPEC §6, §7) ----------------------------------
+class WeChatUser(models.Model):
+    """A WeChat user as one account knows them: an openid, and the WeChat ID
+    (微信号, ``username``) that ``card/testwhitelist/set`` may name instead.
+
+    Users appear when they first receive a card, are defined from the console or
+    the control API, or are named by username in a test whitelist."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="users")
+    openid = models.CharField(max_length=64)
+    username = models.CharField(max_length=32, blank=True)
+    nickname = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["account", "openid"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "openid"], name="sandbox_user_openid_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["account", "username"],
+                condition=~models.Q(username=""),
+                name="sandbox_user_username_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.openid} @ {self.account_id}"
+
+
+class WhitelistEntry(models.Model):
+    """One line of an account's test whitelist (``card/testwhitelist/set``): an
+    openid, or a username with the openid it stands for. Replaced as a whole."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="whitelist"
+    )
+    openid = models.CharField(max_length=64)
+    username = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        ordering = ["account", "id"]
+        indexes = [models.Index(fields=["account", "openid"])]
+
+    def __str__(self) -> str:
+        return f"whitelist {self.username or self.openid} @ {self.account_id}"
+
+
+class QRCode(models.Model):
+    """A ``card/qrcode/create`` answer (SPEC §6): scanning its ``url`` receives the
+    card with the QR's channel (``outer_id`` / ``outer_str``)."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="qrcodes"
+    )
+    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="qrcodes")
+    ticket = models.CharField(max_length=120, unique=True)
+    # The path of ``url`` (WeChat's http://weixin.qq.com/q/<slug>).
+    slug = models.CharField(max_length=32, unique=True)
+    expire_seconds = models.PositiveIntegerField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)  # sandbox time
+    is_unique_code = models.BooleanField(default=False)
+    outer_id = models.BigIntegerField(default=0)
+    outer_str = models.CharField(max_length=128, blank=True)
+    openid = models.CharField(max_length=64, blank=True)  # only this user may scan
+    # A unique-code QR gives its one code once: claimed by a conditional UPDATE.
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"QR of {self.card_id} (outer_id {self.outer_id})"
+
+
+class Code(models.Model):
+    """A code a user received (SPEC §6, §7): 12 digits, its ``encrypt_code`` (an
+    opaque random token, base64 with ``+``, ``/`` and ``=``), its status, and the
+    5-minute mark of an online redemption. Status changes only by conditional
+    UPDATEs, so a code is consumed at most once."""
+
+    class Status(models.TextChoices):
+        NORMAL = "NORMAL", _("normal")
+        CONSUMED = "CONSUMED", _("consumed")
+        EXPIRE = "EXPIRE", _("expired")
+        GIFTING = "GIFTING", _("being given")
+        GIFT_TIMEOUT = "GIFT_TIMEOUT", _("gift timed out")
+        DELETE = "DELETE", _("deleted")
+        UNAVAILABLE = "UNAVAILABLE", _("unavailable")
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="codes")
+    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="codes")
+    code = models.CharField(max_length=20, unique=True)
+    encrypt_code = models.CharField(max_length=128, unique=True)
+    openid = models.CharField(max_length=64, db_index=True)  # who received it
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.NORMAL
+    )
+    mark_openid = models.CharField(max_length=64, blank=True)
+    mark_expires_at = models.DateTimeField(null=True, blank=True)  # sandbox time
+    # The receive: channel, scene, friend, and what it came from.
+    outer_id = models.BigIntegerField(default=0)
+    outer_str = models.CharField(max_length=128, blank=True)
+    source_scene = models.CharField(max_length=40, blank=True)
+    is_give_by_friend = models.BooleanField(default=False)
+    friend_user_name = models.CharField(max_length=64, blank=True)
+    qrcode = models.ForeignKey(
+        QRCode, on_delete=models.SET_NULL, null=True, blank=True, related_name="codes"
+    )
+    # The consume-share gift (SPEC §7): the consumed code this one was given for.
+    gift_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="gifts"
+    )
+    # A JS-SDK addCard's cardExt signature is good for one receive.
+    card_ext_signature = models.CharField(
+        max_length=40, unique=True, null=True, blank=True
+    )
+    received_at = models.DateTimeField()  # sandbox time
+    consumed_at = models.DateTimeField(null=True, blank=True)
+    consumed_by = models.CharField(max_length=64, blank=True)  # FromUserName
+    consume_source = models.CharField(max_length=24, blank=True)
+    location_id = models.BigIntegerField(null=True, blank=True)
+    staff_openid = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            models.Index(fields=["account", "code"]),
+            models.Index(fields=["card", "openid"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(status="CONSUMED")
+                | models.Q(consumed_at__isnull=False),
+                name="sandbox_code_consumed_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.status})"

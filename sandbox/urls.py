@@ -4,7 +4,18 @@ the console."""
 from django.urls import path
 from django.views.generic import RedirectView
 
-from .views import basic, cards, coins, console, control
+from .views import (
+    basic,
+    cards,
+    codes,
+    coins,
+    console,
+    console_users,
+    control,
+    control_codes,
+    jssdk,
+    qrcodes,
+)
 
 app_name = "sandbox"
 
@@ -21,6 +32,23 @@ urlpatterns = [
     path("card/update", cards.update),
     path("card/delete", cards.delete),
     path("card/batchget", cards.batchget),
+    # codes (SPEC §7)
+    path("card/code/get", codes.get),
+    path("card/code/decrypt", codes.decrypt),
+    path("card/code/mark", codes.mark),
+    path("card/code/consume", codes.consume),
+    path("card/code/unavailable", codes.unavailable),
+    # distribution (SPEC §6)
+    path("card/qrcode/create", qrcodes.create),
+    path("card/testwhitelist/set", qrcodes.testwhitelist_set),
+    path("cgi-bin/showqrcode", qrcodes.showqrcode, name="showqrcode"),
+    # what a QR code's url opens: the simulated phone (WeChat's weixin.qq.com/q/…)
+    path("q/<str:slug>", qrcodes.phone, name="phone"),
+    # the JS-SDK stand-in and what it asks the sandbox (cross-origin)
+    path("jssdk/jweixin.js", jssdk.script, name="jssdk_script"),
+    path("jssdk/config", jssdk.config, name="jssdk_config"),
+    path("jssdk/addcard", jssdk.addcard, name="jssdk_addcard"),
+    path("jssdk/consume-share", jssdk.consume_share, name="jssdk_consume_share"),
     # coins and stock (SPEC §5)
     path("card/pay/activate", coins.activate),
     path("card/pay/getpayprice", coins.getpayprice),
@@ -45,6 +73,35 @@ urlpatterns = [
         control.card_review,
         name="control_card_review",
     ),
+    path(
+        "control/cards/<str:card_id>/receive",
+        control_codes.card_receive,
+        name="control_card_receive",
+    ),
+    path("control/codes", control_codes.codes_list, name="control_codes"),
+    path(
+        "control/codes/<str:code>/consume",
+        control_codes.code_consume,
+        name="control_code_consume",
+    ),
+    path(
+        "control/codes/<str:code>/status",
+        control_codes.code_status,
+        name="control_code_status",
+    ),
+    path("control/users", control_codes.users_view, name="control_users"),
+    path(
+        "control/users/<str:openid>/coupon-link",
+        control_codes.coupon_link,
+        name="control_coupon_link",
+    ),
+    path("control/whitelist", control_codes.whitelist_view, name="control_whitelist"),
+    path("control/qrcodes", control_codes.qrcodes_list, name="control_qrcodes"),
+    path(
+        "control/qrcodes/<path:ticket>/scan",
+        control_codes.qrcode_scan,
+        name="control_qrcode_scan",
+    ),
     path("control/coins", control.coins_view, name="control_coins"),
     path(
         "control/recharges/pay-all",
@@ -59,6 +116,17 @@ urlpatterns = [
     # console
     path("console/", console.console, name="console"),
     path("console/clock", console.console_clock, name="console_clock"),
+    path("console/user", console_users.console_user, name="console_user"),
+    path(
+        "console/user/receive",
+        console_users.console_user_receive,
+        name="console_user_receive",
+    ),
+    path(
+        "console/user/delete",
+        console_users.console_user_delete,
+        name="console_user_delete",
+    ),
     path("console/faults/add", console.console_fault_add, name="console_fault_add"),
     path(
         "console/faults/clear", console.console_fault_clear, name="console_fault_clear"

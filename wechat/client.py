@@ -26,6 +26,7 @@ from requests.adapters import HTTPAdapter
 
 from . import errors
 from .api.card import CardAPI
+from .api.code import CodeAPI
 from .api.coin import CoinAPI
 from .api.media import MediaAPI
 from .api.ticket import TicketAPI
@@ -67,6 +68,7 @@ class WeChatClient:
         self.ticket = TicketAPI(self)
         self.card = CardAPI(self)
         self.coin = CoinAPI(self)
+        self.code = CodeAPI(self)
 
     def __repr__(self) -> str:  # never the secret
         return f"WeChatClient(appid={self.appid!r}, base_url={self.base_url!r})"

@@ -233,10 +233,22 @@ def call_count(*, appid: str | None = None, path: str | None = None) -> int:
 
 def reset() -> None:
     """Forget everything but the accounts: tokens, tickets, images, faults, calls,
-    pushes, cards, coins (accounts, orders, quotes), and sandbox time."""
-    from ..models import Card, CoinAccount, CoinOrder, Push, Quote
+    pushes, cards, coins (accounts, orders, quotes), users, whitelists, codes, QR
+    codes, and sandbox time."""
+    from ..models import (
+        Card,
+        Code,
+        CoinAccount,
+        CoinOrder,
+        Push,
+        QRCode,
+        Quote,
+        WeChatUser,
+        WhitelistEntry,
+    )
 
     coins = (Quote, CoinOrder, CoinAccount)
-    for model in (AccessToken, Ticket, Image, Fault, Call, Push, *coins, Card):
+    people = (Code, QRCode, WhitelistEntry, WeChatUser)
+    for model in (AccessToken, Ticket, Image, Fault, Call, Push, *coins, *people, Card):
         model.objects.all().delete()
     clock.reset()

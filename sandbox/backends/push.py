@@ -135,10 +135,12 @@ def push_event(
 
 
 def _deliver_in_thread(push_id: int) -> None:
-    from django.db import close_old_connections
+    from django.db import connections
 
     try:
         push = Push.objects.select_related("account").get(pk=push_id)
         push_deliver(push)
     finally:
-        close_old_connections()
+        # This thread's own connections: the thread ends here, and a persistent
+        # connection (CONN_MAX_AGE) left open would outlive it.
+        connections.close_all()

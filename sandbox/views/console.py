@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from ..backends import cards, clock, coins, core, push
 from ..models import Account, Call, Card, CoinAccount, CoinOrder, Fault, Push
+from . import console_users
 
 EVENT_TEMPLATES = {
     "card_pass_check": "CardId=",
@@ -32,9 +33,14 @@ def console(request):
         "pushes": Push.objects.select_related("account")[:20],
         "calls": Call.objects.order_by("-at")[:20],
         "event_templates": EVENT_TEMPLATES,
-        "sections": ["sandbox/console_cards.html", "sandbox/console_coins.html"],
+        "sections": [
+            "sandbox/console_users.html",
+            "sandbox/console_cards.html",
+            "sandbox/console_coins.html",
+        ],
         **_cards_context(),
         **_coins_context(),
+        **console_users.users_context(),
     }
     return render(request, "sandbox/console.html", context)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -32,13 +33,24 @@ def _bad(message: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
+def _cross_origin(request) -> bool:
+    """True when a browser sent the request from a page of another origin."""
+    origin = request.headers.get("Origin")
+    if not origin or origin == "null":
+        return origin == "null"
+    return urlsplit(origin).netloc != request.get_host()
+
+
 def control(methods: list[str]):
-    """JSON in, JSON out; ValueError/KeyError become 400 with the reason."""
+    """JSON in, JSON out; ValueError/KeyError become 400 with the reason.
+    Cross-origin requests (a foreign Origin header) are refused (SPEC §12)."""
 
     def decorator(fn):
         @csrf_exempt
         @require_http_methods(methods)
         def view(request, *args, **kwargs):
+            if _cross_origin(request):
+                return _bad("cross-origin requests are refused", 403)
             try:
                 return fn(request, *args, **kwargs)
             except (ValueError, KeyError, TypeError) as error:

@@ -1,4 +1,5 @@
-"""Card management (SPEC §3): create, get, update, delete, batchget."""
+"""Card management (SPEC §3): create, get, update, delete, batchget; distribution
+(SPEC §6): QR codes and the test whitelist."""
 
 from __future__ import annotations
 
@@ -24,6 +25,16 @@ class CardInfo:
 class CardList:
     card_ids: list[str]
     total: int
+
+
+@dataclass(frozen=True)
+class CardQRCode:
+    """What ``card/qrcode/create`` answers: draw ``url`` as the QR code."""
+
+    ticket: str
+    url: str
+    show_qrcode_url: str
+    expire_seconds: int | None  # None: permanent
 
 
 class CardAPI(BaseAPI):
@@ -88,4 +99,56 @@ class CardAPI(BaseAPI):
         return CardList(
             card_ids=list(data.get("card_id_list", [])),
             total=int(data.get("total_num", 0)),
+        )
+
+    def qrcode_create(
+        self,
+        card_id: str,
+        *,
+        expire_seconds: int | None = None,
+        is_unique_code: bool = False,
+        outer_id: int | None = None,
+        outer_str: str | None = None,
+        openid: str | None = None,
+    ) -> CardQRCode:
+        """``card/qrcode/create`` with action ``QR_CARD`` (friend coupons take no
+        other, SPEC §6). Doc: 朋友的券 → 投放朋友的券 → 生成二维码接口.
+        ``expire_seconds`` 60–1800, None = permanent; ``outer_id`` (0–2³¹−1) and
+        ``outer_str`` (≤ 128) come back in ``user_get_card``. Safe to retry: a
+        second QR code of the same card is harmless."""
+        card: dict = {"card_id": card_id, "is_unique_code": is_unique_code}
+        if outer_id is not None:
+            card["outer_id"] = outer_id
+        if outer_str:
+            card["outer_str"] = outer_str
+        if openid:
+            card["openid"] = openid
+        body: dict = {"action_name": "QR_CARD", "action_info": {"card": card}}
+        if expire_seconds is not None:
+            body["expire_seconds"] = expire_seconds
+        data = self.client.call(
+            "POST", "card/qrcode/create", json_body=body, safe_to_retry=True
+        )
+        expires = data.get("expire_seconds")
+        return CardQRCode(
+            ticket=str(data["ticket"]),
+            url=str(data["url"]),
+            show_qrcode_url=str(data.get("show_qrcode_url", "")).strip(),
+            expire_seconds=int(expires) if expires else None,
+        )
+
+    def testwhitelist_set(
+        self, *, openids: list[str] | None = None, usernames: list[str] | None = None
+    ) -> None:
+        """``card/testwhitelist/set``: the whole test whitelist (full replacement, at
+        most 10 openids and usernames in all). Doc: 朋友的券 → 设置测试白名单接口.
+        Safe to retry: sending the same list twice leaves the same list."""
+        self.client.call(
+            "POST",
+            "card/testwhitelist/set",
+            json_body={
+                "openid": list(openids or []),
+                "username": list(usernames or []),
+            },
+            safe_to_retry=True,
         )
