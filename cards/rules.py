@@ -643,7 +643,7 @@ def _check_dates(base: _Section, *, now_ts: float | None) -> None:
     kind = base.child("date_info")
     if kind is None:
         base.add("date_info", "required", E_FORMAT, _("Set the validity dates."))
-    if not kind:
+    if kind is None or kind is False:  # an empty {} still needs its type and dates
         return
     info, key = base.section("date_info"), "date_info"
     if info.raw("type") != DATE_TYPE:

@@ -815,6 +815,16 @@ def test_validity_formats():
     )
 
 
+def test_an_empty_date_info_is_not_a_validity():
+    # Found by tests/test_differential_rules.py: {} used to pass unchecked.
+    card = put(cash(), "base_info.date_info", {})
+    assert errors(card) == [
+        ("base_info.date_info.type", "required", 40071),
+        ("base_info.date_info.begin_timestamp", "required", 40071),
+        ("base_info.date_info.end_timestamp", "required", 40071),
+    ]
+
+
 def test_naive_now_is_utc():
     naive = datetime(2025, 1, 1)
     assert errors(_dates(BEGIN - DAY, BEGIN + 1), now=naive) == []
