@@ -167,9 +167,16 @@ def test_titles_summaries_and_prices(built, title, summary, price):
 
 @pytest.mark.parametrize(
     ("fen", "text"),
-    [(5000, "50"), (550, "5.5"), (1, "0.01"), (10, "0.1"), (123456, "1234.56"),
-     (100, "1"), (2**31 - 1, "21474836.47")],
-)  # fmt: skip
+    [
+        (5000, "50"),
+        (550, "5.5"),
+        (1, "0.01"),
+        (10, "0.1"),
+        (123456, "1234.56"),
+        (100, "1"),
+        (2**31 - 1, "21474836.47"),
+    ],
+)
 def test_yuan_without_trailing_zeros(fen, text):
     assert rules.yuan(fen) == text
 
