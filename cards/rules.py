@@ -1,8 +1,10 @@
 """Friend-coupon rules (SPEC §3): titles, summaries, stock prices and field limits.
 
-Pure Python: no ORM, no settings, no I/O. The admin live preview, the API, the
-portal's services and the sandbox (which answers WeChat's errcodes from the same
-errors) all call these functions; no rule is written twice.
+Pure Python: no ORM, no settings, no I/O. The admin live preview, the API and the
+portal's services all call these functions; no rule is written twice in the portal.
+The sandbox writes WeChat's side of the same rules itself (``sandbox/backends/
+rules.py``, SPEC §12), and ``tests/test_differential_rules.py`` holds the two to the
+same titles, summaries, prices and refusals.
 
 A ``card`` is the ``card`` object of WeChat's ``card/create`` body,
 ``{"card_type": "CASH", "cash": {"base_info": {...}, "advanced_info": {...},
@@ -461,6 +463,15 @@ def _parse(errs: _Errors, card: Any) -> _Parsed:
         t.gift_unit = sec.text("gift_unit", required=True)
     if parsed.adv is not None:
         _parse_thresholds(_Section(errs, parsed.adv, "advanced_info."), t)
+    if (
+        t.card_type == "CASH"
+        and t.reduce is not None
+        and t.least
+        and t.reduce >= t.least
+    ):
+        # SPEC §3.5 Decision: 全场满500减600 is refused, on the amount off.
+        msg = _("The amount off must be less than the minimum spend.")
+        sec.add("reduce_cost", "not_below_minimum_spend", E_FORMAT, msg)
     return parsed
 
 
@@ -632,7 +643,7 @@ def _check_dates(base: _Section, *, now_ts: float | None) -> None:
     kind = base.child("date_info")
     if kind is None:
         base.add("date_info", "required", E_FORMAT, _("Set the validity dates."))
-    if not kind:
+    if kind is None or kind is False:  # an empty {} still needs its type and dates
         return
     info, key = base.section("date_info"), "date_info"
     if info.raw("type") != DATE_TYPE:

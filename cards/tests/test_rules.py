@@ -537,6 +537,42 @@ def test_least_cost():
     )
 
 
+def test_the_amount_off_must_be_less_than_the_minimum_spend():
+    # SPEC §3.5 Decision: 全场满500减600 is refused, with a message on reduce_cost.
+    (error,) = validate_create(cash(reduce_cost=60000, least_cost=50000), now=NOW)
+    assert (error.field, error.code, error.errcode) == (
+        "reduce_cost",
+        "not_below_minimum_spend",
+        40071,
+    )
+    assert error.message == "The amount off must be less than the minimum spend."
+    assert preview(
+        {"card": cash(reduce_cost=60000, least_cost=50000)}, now=NOW
+    ).errors == {"reduce_cost": ["The amount off must be less than the minimum spend."]}
+    # The boundary: reduce == least is refused, one fen less is accepted.
+    assert only_error(cash(reduce_cost=50000, least_cost=50000))[:2] == (
+        "reduce_cost",
+        "not_below_minimum_spend",
+    )
+    assert errors(cash(reduce_cost=49999, least_cost=50000)) == []
+    assert title(cash(reduce_cost=49999, least_cost=50000)) == "全场满500减499.99"
+    assert errors(cash(reduce_cost=1, least_cost=2)) == []
+    assert only_error(cash(reduce_cost="2", least_cost="2"))[0] == "reduce_cost"
+    # Without a minimum spend (absent or 0) there is nothing to compare with.
+    assert errors(cash(reduce_cost=60000)) == []
+    assert errors(cash(reduce_cost=60000, least_cost=0)) == []
+    # A gift has no amount off: its minimum spend is free.
+    assert errors(gift(least_cost=1)) == []
+
+
+def test_the_minimum_spend_rule_speaks_chinese():
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        (error,) = validate_create(cash(reduce_cost=60000, least_cost=50000), now=NOW)
+    assert error.message == "减免金额必须小于起用金额。"
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -777,6 +813,16 @@ def test_validity_formats():
         "required",
         40071,
     )
+
+
+def test_an_empty_date_info_is_not_a_validity():
+    # Found by tests/test_differential_rules.py: {} used to pass unchecked.
+    card = put(cash(), "base_info.date_info", {})
+    assert errors(card) == [
+        ("base_info.date_info.type", "required", 40071),
+        ("base_info.date_info.begin_timestamp", "required", 40071),
+        ("base_info.date_info.end_timestamp", "required", 40071),
+    ]
 
 
 def test_naive_now_is_utc():

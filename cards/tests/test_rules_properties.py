@@ -264,11 +264,13 @@ def _valid_card(reduce_cost: int, least_cost: int, accept: str) -> dict:
 
 @fast
 @given(
-    reduce_cost=st.integers(1, rules.INT32_MAX),
-    least_cost=st.integers(0, rules.INT32_MAX),
+    reduce_cost=st.integers(1, rules.INT32_MAX - 1),
+    above=st.one_of(st.none(), st.integers(1, rules.INT32_MAX)),
     accept=st.text(alphabet="蛋挞羽绒服鞋类AB", max_size=8),
 )
-def test_valid_cash_cards_have_a_title_and_no_errors(reduce_cost, least_cost, accept):
+def test_valid_cash_cards_have_a_title_and_no_errors(reduce_cost, above, accept):
+    # No minimum spend (0), or one above the amount off (SPEC §3.5 Decision).
+    least_cost = 0 if above is None else min(reduce_cost + above, rules.INT32_MAX)
     card = _valid_card(reduce_cost, least_cost, accept)
     assert rules.validate_create(card, now=NOW) == []
     built = rules.title(card)
@@ -280,6 +282,20 @@ def test_valid_cash_cards_have_a_title_and_no_errors(reduce_cost, least_cost, ac
     assert ("满" in built) == (least_cost > 0)
     expected = "0.6" if least_cost else "0.4" if accept.strip() else "0.2"
     assert rules.unit_price(card) == Decimal(expected)
+
+
+@fast
+@given(
+    reduce_cost=st.integers(1, rules.INT32_MAX),
+    least_cost=st.integers(1, rules.INT32_MAX),
+)
+def test_a_reduction_at_or_over_the_minimum_spend_is_refused(reduce_cost, least_cost):
+    card = _valid_card(reduce_cost, least_cost, "")
+    codes = [(e.field, e.code) for e in rules.validate_create(card, now=NOW)]
+    if reduce_cost >= least_cost:
+        assert codes == [("reduce_cost", "not_below_minimum_spend")]
+    else:
+        assert codes == []
 
 
 @fast

@@ -1,9 +1,10 @@
 """Friend coupons as WeChat keeps them: create, get, update, delete, batchget, and
 review (SPEC §3, §3.6, §10, §12).
 
-The field rules are the portal's own (``cards.rules``): the sandbox refuses exactly
-what the portal checks, with WeChat's errcodes. Reviews happen by hand (console,
-control API) or, when the account says so, by sandbox time through the ticker.
+The field rules, titles and prices are WeChat's, written here from SPEC (``rules``),
+not taken from the portal; answers carry WeChat's errcodes. Reviews happen by hand
+(console, control API) or, when the account says so, by sandbox time through the
+ticker.
 """
 
 from __future__ import annotations
@@ -14,11 +15,9 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 
-from cards import rules
-
 from .. import exceptions as exc
 from ..models import Account, Card, Push
-from . import clock, core, push, ticker
+from . import clock, core, push, rules, ticker
 
 BATCHGET_MAX = 50
 # card/batchget's status_list may also name CARD_STATUS_DISPATCH (handed out);
@@ -57,9 +56,11 @@ class LocationListMissing(exc.SandboxAPIError):
     errmsg = "location_id_list missing"
 
 
-class FieldTooLong(exc.SandboxAPIError):
+class TooManyGiftRules(exc.SandboxAPIError):
+    """45021 (SPEC §11): more than one card in consume_share_card_list."""
+
     errcode = 45021
-    errmsg = "field length exceeds limit"
+    errmsg = "field length exceeds limit"  # the errmsg the sandbox always answered
 
 
 _FIELD_ERRORS: dict[int, type[exc.SandboxAPIError]] = {
@@ -69,7 +70,7 @@ _FIELD_ERRORS: dict[int, type[exc.SandboxAPIError]] = {
         InvalidTime,
         InvalidImageUrl,
         LocationListMissing,
-        FieldTooLong,
+        TooManyGiftRules,
         exc.DataFormatError,
     )
 }
@@ -79,20 +80,13 @@ class CardNotReviewable(ValueError):
     """A deleted card cannot be reviewed (the control API answers 400)."""
 
 
-def _refusal(errors: list[rules.FieldError]) -> exc.SandboxAPIError:
-    """WeChat's answer to refused fields: the first error of the errcode WeChat
-    answers (``rules.wechat_errcode``: a JSON structure error before any other),
-    as ``<errmsg> hint: [<field>]``."""
-    errcode = rules.wechat_errcode(errors)
-    error = next(e for e in errors if e.errcode == errcode)
-    cls = _FIELD_ERRORS.get(error.errcode)
-    if cls is None:
-        cls = type(
-            f"CardError{error.errcode}",
-            (exc.SandboxAPIError,),
-            {"errcode": error.errcode, "errmsg": "invalid param"},
-        )
-    return cls(f"{cls.errmsg} hint: [{error.field}]")
+def _refusal(problems: list[rules.Problem]) -> exc.SandboxAPIError:
+    """WeChat's answer to a refused card: the errcode of the problem it reports
+    (``rules.reported``: the JSON structure before the values), as
+    ``<errmsg> hint: [<field>]``."""
+    problem = rules.reported(problems)
+    cls = _FIELD_ERRORS[problem.errcode]
+    return cls(f"{cls.errmsg} hint: [{problem.field}]")
 
 
 # --- helpers ---------------------------------------------------------------------
@@ -143,9 +137,11 @@ def card_create(account: Account, body: dict) -> Card:
     if not isinstance(card, dict):
         raise exc.DataFormatError("data format error hint: [card]")
     now = clock.now()
-    errors = rules.validate_create(card, now=now, is_uploaded=_is_ours(account))
-    if errors:
-        raise _refusal(errors)
+    problems = rules.create_problems(
+        card, now=now.timestamp(), is_uploaded=_is_ours(account)
+    )
+    if problems:
+        raise _refusal(problems)
     # The rules already refuse these; kept so that a rule change cannot store a
     # card the sandbox cannot show.
     card_type = card.get("card_type")
@@ -184,8 +180,13 @@ def card_json(card: Card) -> dict:
 
 
 def card_title(card: Card) -> str:
-    """The title WeChat builds for the card (SPEC §3.2), as the portal previews it."""
+    """The title WeChat builds for the card from its thresholds (SPEC §3.2)."""
     return rules.title(card.definition)
+
+
+def card_summary(card: Card) -> str:
+    """The summary (详情摘要) WeChat builds for the card (SPEC §3.3)."""
+    return rules.summary(card.definition)
 
 
 def card_get(account: Account, card_id) -> dict:
@@ -206,13 +207,13 @@ def card_update(account: Account, body: dict) -> bool:
     if not isinstance(update, dict) or other_types & set(body):
         raise exc.DataFormatError(f"data format error hint: [{key}]")
     now = clock.now()
-    errors = rules.validate_update(
-        card.definition, update, now=now, is_uploaded=_is_ours(account)
+    problems = rules.update_problems(
+        card.definition, update, is_uploaded=_is_ours(account)
     )
-    if errors:
-        raise _refusal(errors)
-    send_check = bool(rules.needs_review(update))
-    card.definition = _without_derived(rules.apply_update(card.definition, update))
+    if problems:
+        raise _refusal(problems)
+    send_check = rules.sends_to_review(update)
+    card.definition = _without_derived(rules.merged(card.definition, update))
     card.updated_at = now
     fields = ["definition", "updated_at"]
     if send_check:

@@ -29,11 +29,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Sum
 from django.db.models.functions import Round
 
-from cards import rules
-
 from .. import exceptions as exc
 from ..models import Account, Card, CoinAccount, CoinOrder, Push, Quote
-from . import clock, push, ticker
+from . import clock, push, rules, ticker
 from .cards import TYPE_KEYS, InvalidCardId, InvalidParam
 
 ACTIVATION_REWARD = Decimal(200)

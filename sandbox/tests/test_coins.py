@@ -8,12 +8,10 @@ import io
 import re
 import threading
 import time
-from decimal import Decimal
 
 import pytest
 import requests
 
-from cards import rules
 from sandbox.tests.test_cards import DAY, SECRET, Api, Callback, cash_card
 from wechat import xmlutil
 
@@ -216,8 +214,7 @@ def test_coin_apis_need_an_activated_account(api, method, path, body):
 # --- getpayprice -----------------------------------------------------------------
 def test_quotes_are_exact_and_spend_free_coins_first(sandbox, active, new_card, images):
     api = active
-    assert rules.unit_price(with_conditions(images, CARD_06)) == Decimal("0.6")
-    assert rules.unit_price(with_conditions(images, CARD_02)) == Decimal("0.2")
+    # SPEC §3.4: least_cost 0.6 coins a unit; can_use_with_other_discount alone 0.2.
     card_06, card_02 = new_card(CARD_06), new_card(CARD_02)
 
     quote = api.quote(card_06, 3)
@@ -236,6 +233,9 @@ def test_quotes_are_exact_and_spend_free_coins_first(sandbox, active, new_card, 
     )
     assert len(quote["order_id"]) > 100
     assert api.quote(card_02, "1")["price"] == "0.2"  # a digit string is a number
+    card_04 = new_card({"reject_category": "蛋糕"})  # a category: 0.4
+    assert api.quote(card_04, 5)["price"] == "2"
+    assert api.quote(card_04, 1)["price"] == "0.4"
     assert api.balance()["free_coin"] == 200  # a quote spends nothing
 
     api.confirm(card_06, quote, 3)

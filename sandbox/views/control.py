@@ -190,6 +190,7 @@ def card_json(card: Card) -> dict:
         "appid": card.account.appid,
         "card_type": card.card_type,
         "title": cards.card_title(card),
+        "summary": cards.card_summary(card),
         "status": card.status,
         "quantity": card.quantity,
         "total_quantity": card.total_quantity,
