@@ -80,6 +80,17 @@ def clear_test_cache() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language: a request the test client makes
+    with another (Accept-Language, a cookie) leaves it active in this thread."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache(request, django_db_blocker):
     uses_db = request.node.get_closest_marker("django_db") or {
         "db", "transactional_db", "live_server", "django_db_setup"
@@ -261,3 +272,77 @@ def live_demo(sandbox, live_server):
     from portal.demo import seed_demo
 
     return seed_demo(portal_url=live_server.url)
+
+
+# --- shared fixtures: Demo Bistro, its cards, its coins, its codes ---------------------
+@pytest.fixture
+def bistro(live_demo):
+    """(merchant, logo_url, picture_url): Demo Bistro with two images at the sandbox."""
+    from cards import services
+    from tests.factories import png
+
+    merchant = live_demo["Demo Bistro"]
+    logo = services.card_image_upload(
+        merchant=merchant, content=png(), filename="logo.png"
+    )
+    pic = services.card_image_upload(
+        merchant=merchant, content=png((200, 80, 40), (64, 32)), filename="dish.png"
+    )
+    return merchant, logo.wechat_url, pic.wechat_url
+
+
+@pytest.fixture
+def approved_card(bistro, sandbox):
+    """An approved CASH card (0.6 coins per unit: it has a minimum spend)."""
+    from cards import services as card_services
+    from cards.models import CardStatus
+    from tests.factories import cash_card, process_events
+
+    merchant, logo, pic = bistro
+    card = card_services.card_submit(
+        card=card_services.card_draft_save(
+            merchant=merchant, definition=cash_card(logo, pic)
+        )
+    )
+    sandbox.control("POST", f"cards/{card.card_id}/review", json={"approve": True})
+    process_events()
+    card.refresh_from_db()
+    assert card.status == CardStatus.APPROVED
+    return card
+
+
+@pytest.fixture
+def coins_on(approved_card):
+    """The coin account open (200 free coins) and the approved card."""
+    from coins import services
+    from tests.factories import process_events
+
+    services.coin_account_activate(merchant=approved_card.merchant)
+    process_events()
+    return approved_card
+
+
+@pytest.fixture
+def stocked_card(coins_on):
+    """An approved CASH card of Demo Bistro with 50 units of stock (store 100001)."""
+    from coins import services
+
+    card = coins_on
+    order = services.stock_order_quote(merchant=card.merchant, card=card, quantity=50)
+    services.stock_order_confirm(order_id=order.pk)
+    card.refresh_from_db()
+    assert card.quantity == 50
+    return card
+
+
+@pytest.fixture
+def receive(sandbox):
+    """``receive(card, openid)`` → the sandbox's answer {card_id, code, encrypt_code}:
+    a WeChat user receives the card."""
+
+    def _receive(card, openid: str = "o_customer_1", **extra) -> dict:
+        return sandbox.control(
+            "POST", f"cards/{card.card_id}/receive", json={"openid": openid, **extra}
+        )
+
+    return _receive

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -678,3 +678,53 @@ def card_delete(*, card: FriendCard, actor=None) -> None:
     )
     card.refresh_from_db()
     _event(card, CardEvent.Kind.DELETED, actor)
+
+
+# --- cards made elsewhere ----------------------------------------------------------------
+def card_for_wechat_id(*, merchant: Merchant, card_id: str) -> FriendCard:
+    """The merchant's card with this WeChat card_id; a card the portal did not create
+    (made in WeChat's back office, or before the portal) is fetched (card/get) and
+    imported, so that its codes are redeemed like any other's.
+
+    Raises wechat.errors.WeChatError when WeChat does not know it for this merchant.
+    """
+    card = FriendCard.objects.filter(merchant=merchant, card_id=card_id).first()
+    if card is not None:
+        return card
+    info = wechat.for_merchant(merchant).card.get(card_id)
+    definition = info.definition if isinstance(info.definition, dict) else {}
+    if definition.get("card_type") not in CardType.values:
+        raise ValidationError(
+            _("This is not a friend coupon (cash or gift) of this merchant."),
+            code="not_a_friend_coupon",
+        )
+    status = _REVIEW_STATES.get(info.status, CardStatus.IN_REVIEW)
+    if info.status == "CARD_STATUS_DELETE":
+        status = CardStatus.DELETED
+    card = FriendCard(
+        merchant=merchant,
+        card_id=card_id,
+        status=status,
+        definition=definition,
+        synced_definition=definition,
+        quantity=max(0, info.quantity),
+        total_quantity=max(0, info.total_quantity),
+        submitted_at=timezone.now(),
+    )
+    _derive(card)
+    try:
+        with transaction.atomic():
+            card.save()
+    except IntegrityError:  # imported by a concurrent lookup meanwhile
+        return FriendCard.objects.get(merchant=merchant, card_id=card_id)
+    _sync_stores(card)
+    _event(
+        card, CardEvent.Kind.SYNCED, message=_("Imported from WeChat"), source="import"
+    )
+    return card
+
+
+def card_location_ids(card: FriendCard) -> set[str]:
+    """The store (POI) ids a card may be used at (SPEC §7: the till's check)."""
+    ids = (card.type_block.get("base_info") or {}).get("location_id_list") or []
+    return {str(i) for i in ids if isinstance(i, int | str)}

@@ -39,21 +39,30 @@ _HANDLERS: dict[str, list[Callable[[WeChatEvent], None]]] = defaultdict(list)
 # Event types whose handlers are all quick database work: run in the receiving
 # request (no broker hop), still well inside WeChat's 5 s.
 _INLINE: set[str] = set()
+# Handlers that read WeChat: never inside a transaction.
+_OUTSIDE_TRANSACTION: set[Callable] = set()
 
 
 class SignatureError(Exception):
     """The push is not from WeChat (or not for this merchant): answer 403."""
 
 
-def handler(event_name: str, *, inline: bool = False):
+def handler(event_name: str, *, inline: bool = False, calls_wechat: bool = False):
     """Register ``fn(event)`` for an event type. ``inline=True``: the handler only
-    touches the database and runs in the request that receives the push."""
+    touches the database and runs in the request that receives the push.
+    ``calls_wechat=True``: the handler reads WeChat (a hint it checks), so it runs
+    outside any transaction — no lock is held while WeChat answers — and keeps its
+    own transactions."""
 
     def decorator(fn: Callable[[WeChatEvent], None]):
         if fn not in _HANDLERS[event_name]:
             _HANDLERS[event_name].append(fn)
         if inline:
             _INLINE.add(event_name)
+        if calls_wechat:
+            if inline:
+                raise ValueError("a handler that calls WeChat cannot run inline")
+            _OUTSIDE_TRANSACTION.add(fn)
         return fn
 
     return decorator
@@ -244,8 +253,11 @@ def event_process(event_id: int) -> str | None:
         status = WeChatEvent.Status.IGNORED
     for fn in handlers:
         try:
-            with transaction.atomic():
+            if fn in _OUTSIDE_TRANSACTION:
                 fn(event)
+            else:
+                with transaction.atomic():
+                    fn(event)
         except Exception as exc:  # one bad handler must not lose the event
             log.exception("handler %s failed for event %s", fn.__name__, event_id)
             status, error = WeChatEvent.Status.FAILED, f"{fn.__name__}: {exc}"

@@ -218,6 +218,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "coins.settle_unknown_stock_orders",
         "schedule": 15.0,
     },
+    "redemption-settle-unknown": {
+        "task": "redemption.settle_unknown",
+        "schedule": 10.0,
+    },
     "cards-settle-unknown": {
         "task": "cards.settle_unknown_submissions",
         "schedule": 15.0,

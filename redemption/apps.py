@@ -7,4 +7,4 @@ class RedemptionConfig(AppConfig):
     verbose_name = _("Redemption")
 
     def ready(self) -> None:
-        from . import dashboard_sections  # noqa: F401
+        from . import dashboard_sections, handlers  # noqa: F401

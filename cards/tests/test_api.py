@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from cards.tests.conftest import cash_card, png
+from tests.factories import cash_card, png
 
 PREVIEW = "/api/cards/preview"
 

@@ -9,9 +9,9 @@ from django.db import connection
 
 from cards import rules, services
 from cards.models import CardEvent, CardStatus, FriendCard
-from cards.tests.conftest import cash_card
 from portal import events
 from portal.models import WeChatEvent
+from tests.factories import cash_card
 
 
 def _draft(bistro, **kwargs) -> FriendCard:

@@ -13,7 +13,7 @@ from django.utils import timezone
 import wechat
 from cards import services
 from cards.models import CardEvent, CardStatus, FriendCard
-from cards.tests.conftest import cash_card
+from tests.factories import cash_card
 
 APPLIED = ["timeout", "http_500_after", "reset_after"]
 NOT_APPLIED = ["http_500", "reset"]

@@ -14,7 +14,7 @@ from django.utils import timezone
 from cards.models import FriendCard
 from coins import selectors, services
 from coins.models import LedgerEntry
-from coins.tests.conftest import process_events
+from tests.factories import process_events
 
 
 def _movements(card, sandbox):

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from coins import services, tasks
 from coins.models import CoinAccount, CoinEvent, Recharge
-from coins.tests.conftest import process_events
+from tests.factories import process_events
 
 
 def _no_callback(sandbox, merchant):

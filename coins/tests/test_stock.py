@@ -16,7 +16,7 @@ import wechat
 from cards.models import CardEvent
 from coins import services, tasks
 from coins.models import CoinAccount, CoinEvent, StockOrder
-from coins.tests.conftest import process_events
+from tests.factories import process_events
 
 
 def _stock_at_wechat(card) -> int:

@@ -14,7 +14,7 @@ from django.utils import timezone
 import wechat
 from coins import services, tasks
 from coins.models import CoinEvent, LedgerEntry, Problem, Recharge, StockOrder
-from coins.tests.conftest import process_events
+from tests.factories import process_events
 
 # WeChat applied the call, then its answer was lost: late (the client gave up
 # first), as an HTTP 500, or as a dropped connection.

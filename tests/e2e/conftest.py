@@ -7,8 +7,6 @@ import shutil
 
 import pytest
 
-from cards.tests.conftest import bistro  # noqa: F401  (a fixture the coin test uses)
-
 # Playwright's sync API runs an event loop in the test thread; the test's own ORM
 # calls are still synchronous and safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

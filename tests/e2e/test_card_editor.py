@@ -8,8 +8,8 @@ import statistics
 import pytest
 
 from cards.models import CardStatus, FriendCard
-from cards.tests.conftest import png
 from portal.demo import DEMO_PASSWORD
+from tests.factories import png
 
 pytestmark = [pytest.mark.e2e, pytest.mark.celery_worker]
 

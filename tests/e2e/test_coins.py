@@ -8,8 +8,8 @@ import pytest
 
 from cards import services as card_services
 from coins.models import Recharge, StockOrder
-from coins.tests.conftest import process_events
 from portal.demo import DEMO_PASSWORD
+from tests.factories import process_events
 
 pytestmark = [pytest.mark.e2e, pytest.mark.celery_worker]
 
@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.celery_worker]
 def test_coins_end_to_end(
     page, live_server, bistro, sandbox, celery_worker_process, screenshots
 ):
-    from cards.tests.conftest import cash_card
+    from tests.factories import cash_card
 
     merchant, logo, pic = bistro
     card = card_services.card_submit(

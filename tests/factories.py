@@ -1,11 +1,9 @@
-"""Friend-coupon fixtures: Demo Bistro with images uploaded to the live sandbox."""
+"""Factories and helpers the tests of every app share (fixtures are in conftest.py)."""
 
 from __future__ import annotations
 
 import io
 import time
-
-import pytest
 
 
 def png(color=(7, 193, 96), size=(16, 16)) -> bytes:
@@ -56,16 +54,12 @@ def cash_card(
     }
 
 
-@pytest.fixture
-def bistro(live_demo):
-    """(merchant, logo_url, picture_url): Demo Bistro with two images at the sandbox."""
-    from cards import services
+def process_events() -> None:
+    """Run the handlers of the events WeChat (the sandbox) pushed, as the worker does."""
+    from portal import events
+    from portal.models import WeChatEvent
 
-    merchant = live_demo["Demo Bistro"]
-    logo = services.card_image_upload(
-        merchant=merchant, content=png(), filename="logo.png"
-    )
-    pic = services.card_image_upload(
-        merchant=merchant, content=png((200, 80, 40), (64, 32)), filename="dish.png"
-    )
-    return merchant, logo.wechat_url, pic.wechat_url
+    for pk in WeChatEvent.objects.filter(
+        status=WeChatEvent.Status.RECEIVED
+    ).values_list("pk", flat=True):
+        events.event_process(pk)
