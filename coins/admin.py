@@ -19,16 +19,18 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cards.models import CardStatus, FriendCard
 from portal.admin_base import MerchantScopedAdmin
+from portal.labels import source_label
 from portal.roles import Capability
 from portal.sites import portal_site
 from wechat import errors as wx
 
-from . import selectors, services
+from . import display, selectors, services
 from .models import CoinAccount, LedgerEntry, Recharge, StockOrder
 
 
@@ -121,6 +123,7 @@ class StockOrderAdmin(CoinsAdmin):
         form = QuoteForm(
             request.POST or None, initial=initial, merchant=request.merchant
         )
+        needs_account = False
         if request.method == "POST" and form.is_valid():
             try:
                 order = services.stock_order_quote(
@@ -132,12 +135,14 @@ class StockOrderAdmin(CoinsAdmin):
                     form.add_error(field if field in form.fields else None, errors)
             except wx.WeChatError as exc:
                 form.add_error(None, exc.message)
+                needs_account = exc.errcode == 43008  # no payment permission
             else:
                 return redirect("admin:coins_stockorder_change", order.pk)
         account = CoinAccount.objects.filter(merchant=request.merchant).first()
         return TemplateResponse(
             request, "coins/quote_form.html",
-            self._context(request, title=_("Buy stock"), form=form, account=account),
+            self._context(request, title=_("Buy stock"), form=form, account=account,
+                          **_activation(request, needs_account)),
         )  # fmt: skip
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -149,7 +154,10 @@ class StockOrderAdmin(CoinsAdmin):
                 request, title=_("Stock order"), order=order,
                 seconds_left=services.seconds_left(order), shortfall=shortfall,
                 recharge_coins=services.coins_to_recharge(shortfall),
-                events=order.events.select_related("actor")[:20],
+                error_message=display.stock_order_message(order),
+                events=display.coin_event_rows(
+                    order.events.select_related("actor", "stock_order")[:20]
+                ),
                 status_url=reverse("api:coins_stock_order", args=[order.pk]),
                 can_act=self._can(request, Capability.COINS),
             ),
@@ -163,7 +171,7 @@ class StockOrderAdmin(CoinsAdmin):
                 order=order, actor=request.user
             )
             if order.status == StockOrder.Status.EXPIRED:
-                messages.error(request, order.error)
+                messages.error(request, display.stock_order_message(order))
         return redirect("admin:coins_stockorder_change", order.pk)
 
     def requote_view(self, request, object_id):
@@ -195,6 +203,11 @@ class StockOrderAdmin(CoinsAdmin):
                     _("The coin account is open: %(total)s coins.")
                     % {"total": account.total_coin},
                 )
+        next_url = request.POST.get("next", "")
+        if next_url and url_has_allowed_host_and_scheme(
+            next_url, allowed_hosts={request.get_host()}
+        ):
+            return redirect(next_url)
         return redirect("admin:index")
 
 
@@ -205,9 +218,14 @@ class RechargeAdmin(CoinsAdmin):
         "coin_count",
         "status",
         "settled_at",
-        "settled_by",
+        "settled_by_label",
         "order_id",
     ]
+
+    @admin.display(description=gettext_lazy("settled by"), ordering="settled_by")
+    def settled_by_label(self, obj):
+        return source_label(obj.settled_by) or "—"
+
     list_filter = ["status"]
     search_fields = ["order_id"]
 
@@ -228,6 +246,7 @@ class RechargeAdmin(CoinsAdmin):
         form = RechargeForm(
             request.POST or None, initial={"coin_count": request.GET.get("coins", "")}
         )
+        needs_account = False
         if request.method == "POST" and form.is_valid():
             try:
                 recharge = services.recharge_create(
@@ -236,11 +255,13 @@ class RechargeAdmin(CoinsAdmin):
                 )  # fmt: skip
             except wx.WeChatError as exc:
                 form.add_error(None, exc.message)
+                needs_account = exc.errcode == 43008  # no payment permission
             else:
                 return redirect("admin:coins_recharge_change", recharge.pk)
         return TemplateResponse(
             request, "coins/recharge_form.html",
-            self._context(request, title=_("Recharge coins"), form=form),
+            self._context(request, title=_("Recharge coins"), form=form,
+                          **_activation(request, needs_account)),
         )  # fmt: skip
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -271,6 +292,16 @@ class RechargeAdmin(CoinsAdmin):
             f'attachment; filename="recharge-{recharge.order_id}.png"'
         )
         return response
+
+
+def _activation(request, needs_account: bool) -> dict:
+    """43008 (no payment permission) is answered with the way out: a button that
+    opens the coin account, and comes back here."""
+    return {
+        "needs_account": needs_account,
+        "activate_url": reverse("admin:coins_coins_activate"),
+        "here": request.get_full_path(),
+    }
 
 
 def _sandbox_pay_url(qrcode_url: str) -> str | None:
