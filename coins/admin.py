@@ -19,6 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -214,17 +215,32 @@ class StockOrderAdmin(CoinsAdmin):
 @admin.register(Recharge, site=portal_site)
 class RechargeAdmin(CoinsAdmin):
     list_display = [
-        "created_at",
+        "created",
         "coin_count",
         "status",
-        "settled_at",
+        "settled",
         "settled_by_label",
-        "order_id",
+        "order",
     ]
+
+    @admin.display(description=gettext_lazy("created at"), ordering="created_at")
+    def created(self, obj):
+        return f"{timezone.localtime(obj.created_at):%Y-%m-%d %H:%M}"
+
+    @admin.display(description=gettext_lazy("settled at"), ordering="settled_at")
+    def settled(self, obj):
+        if obj.settled_at is None:
+            return "—"
+        return f"{timezone.localtime(obj.settled_at):%Y-%m-%d %H:%M}"
 
     @admin.display(description=gettext_lazy("settled by"), ordering="settled_by")
     def settled_by_label(self, obj):
         return source_label(obj.settled_by) or "—"
+
+    @admin.display(description=gettext_lazy("WeChat order id"), ordering="order_id")
+    def order(self, obj):
+        short = obj.order_id if len(obj.order_id) <= 16 else obj.order_id[:15] + "…"
+        return format_html('<code title="{}">{}</code>', obj.order_id, short)
 
     list_filter = ["status"]
     search_fields = ["order_id"]

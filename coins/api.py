@@ -81,6 +81,6 @@ def recharge(request, recharge_id: int):
         "status": item.status,
         "status_label": item.get_status_display(),
         "settled_by": item.settled_by,
-        "settled_by_label": source_label(item.settled_by),
+        "settled_by_label": source_label(item.settled_by) or None,
         "balance": _balance(request.merchant),
     }

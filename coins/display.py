@@ -21,15 +21,11 @@ EXPIRED_AT_WECHAT = _(
 )
 NOT_ADDED = _("WeChat did not add the stock. Get a new quote to try again.")
 UNITS_FOR_COINS = _("%(quantity)s units for %(price)s coins")
-REFUSED = _("WeChat refused the request (error %(code)s).")
 
 
-def errcode_message(errcode: int | None) -> str:
+def errcode_message(errcode: int) -> str:
     """Our words for WeChat's errcode (wechat/errors.py MESSAGES)."""
-    known = wx.MESSAGES.get(errcode) if errcode is not None else None
-    if known is not None:
-        return str(known)
-    return str(REFUSED) % {"code": errcode}
+    return wx.WeChatError(errcode).message
 
 
 def stock_order_message(order: StockOrder) -> str:

@@ -142,6 +142,7 @@ class MerchantSettingsAdmin(MerchantScopedAdmin):
         merchant = self.get_object(request, object_id)
         callback = reverse("wechat_events", args=[merchant.appid])
         extra = {
+            "title": gettext("Merchant and WeChat settings"),
             "callback_url": request.build_absolute_uri(callback),
             "test_url": reverse(
                 "admin:portal_merchant_test_connection", args=[merchant.pk]
@@ -173,15 +174,9 @@ class MerchantSettingsAdmin(MerchantScopedAdmin):
                     else gettext("the access token")
                 )
                 if check.errcode is None:
-                    words = gettext(
-                        "WeChat did not answer. Please try again in a moment."
-                    )
-                elif check.errcode in wx.MESSAGES:
-                    words = str(wx.MESSAGES[check.errcode])
+                    words = wx.TransportError().message
                 else:
-                    words = gettext("WeChat refused the request (error %(code)s).") % {
-                        "code": check.errcode
-                    }
+                    words = wx.WeChatError(check.errcode).message  # our table's words
                 messages.error(
                     request,
                     gettext("The connection failed at %(step)s: %(words)s")
@@ -422,18 +417,38 @@ class OpsStoreAdmin(admin.ModelAdmin):
     list_filter = ["merchant"]
 
 
+class EventNameFilter(admin.SimpleListFilter):
+    """WeChat's event names, in words (the merchant's own events only)."""
+
+    title = _("event")
+    parameter_name = "event"
+
+    def lookups(self, request, model_admin):
+        names = (
+            model_admin.get_queryset(request)
+            .order_by("event")
+            .values_list("event", flat=True)
+            .distinct()
+        )
+        return [(name, event_label(name)) for name in names if name]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset.filter(event=value) if value else queryset
+
+
 @admin.register(WeChatEvent, site=portal_site)
 class WeChatEventAdmin(MerchantScopedAdmin):
     """Every event WeChat pushed to this merchant, raw and parsed (read-only)."""
 
     change_capability = Capability.SETTINGS
     list_display = ["received", "what", "from_user", "status", "encrypted"]
-    list_filter = ["status", "event", "encrypted"]
+    list_filter = ["status", EventNameFilter, "encrypted"]
     search_fields = ["event", "from_user", "dedupe_key"]
     date_hierarchy = "received_at"
     readonly_fields = [
         "what", "msg_type", "from_user", "wechat_time", "encrypted", "status",
-        "error", "received_at", "handled_at", "pretty_payload", "raw",
+        "error", "received_at", "handled_at", "pretty_payload", "raw_xml",
     ]  # fmt: skip
     fields = readonly_fields
     actions = None
@@ -465,6 +480,10 @@ class WeChatEventAdmin(MerchantScopedAdmin):
         return format_html(
             "<pre>{}</pre>", json.dumps(obj.payload, ensure_ascii=False, indent=2)
         )
+
+    @admin.display(description=_("raw XML"))
+    def raw_xml(self, obj):
+        return format_html("<pre>{}</pre>", obj.raw)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         event = self.get_object(request, object_id)

@@ -69,13 +69,13 @@ class WeChatError(Exception):
 
     @property
     def message(self) -> str:
-        """What the user reads, in their language."""
+        """What the user reads, in their language: from the errcode, never from
+        WeChat's ``errmsg`` (which is in WeChat's language, not the reader's)."""
         known = MESSAGES.get(self.errcode)
         if known is not None:
             return str(known)
-        return str(_("WeChat refused the request (error %(code)s: %(msg)s).")) % {
-            "code": self.errcode,
-            "msg": self.errmsg,
+        return str(_("WeChat refused the request (error %(code)s).")) % {
+            "code": self.errcode
         }
 
 

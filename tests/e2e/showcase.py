@@ -66,16 +66,27 @@ def build(merchant, control) -> dict:
     handle_events()
     approved.refresh_from_db()
     order = coins.stock_order_quote(merchant=merchant, card=approved, quantity=100)
+    paid = coins.recharge_create(merchant=merchant, coin_count=20)
+    control("POST", f"recharges/{paid.order_id}/pay", {"success": True})
     recharge = coins.recharge_create(merchant=merchant, coin_count=50)
+    for _ in range(50):  # the payment's event arrives asynchronously
+        handle_events()
+        paid.refresh_from_db()
+        if paid.status != paid.Status.WAITING:
+            break
+        time.sleep(0.1)
     coins.ledger_sync(merchant=merchant)
     for card in (approved, rejected, in_review, draft):
         card.refresh_from_db()
+    event = WeChatEvent.objects.filter(merchant=merchant, event="card_pass_check")
     return {
+        "event": event.values_list("pk", flat=True).first(),
         "approved": approved,
         "rejected": rejected,
         "in_review": in_review,
         "draft": draft,
         "order": order,
         "recharge": recharge,
+        "paid_recharge": paid,
         "built_at": time.time(),
     }
