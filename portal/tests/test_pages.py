@@ -175,3 +175,11 @@ def test_pages_show_the_merchants_own_time_zone(demo, login):
     text = history.content.decode()
     assert shown_in("Europe/London") in text
     assert shown_in("Asia/Shanghai") not in text
+
+
+def test_the_public_pages_base_is_the_same_design_on_a_phone(rf):
+    from django.template.loader import render_to_string
+
+    html = render_to_string("portal/public_base.html", request=rf.get("/"))
+    assert "portal/design.css" in html and "width=device-width" in html
+    assert "<script" not in html and " style=" not in html
