@@ -3,60 +3,60 @@ submission to WeChat, updates, deletion and the history of each card."""
 
 from __future__ import annotations
 
-from django.conf import settings
+import json
+
 from django.contrib import admin, messages
 from django.contrib.admin.options import csrf_protect_m
-from django.core.exceptions import ValidationError
-from django.http import HttpResponseRedirect
-from django.urls import reverse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect, JsonResponse
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from portal.admin_base import MerchantScopedAdmin, ScopedInline
+from portal.admin_base import MerchantScopedAdmin
+from portal.labels import source_label
 from portal.roles import Capability
 from portal.sites import portal_site
 from wechat import errors as wx
 
-from . import editor, rules, services
+from . import editor, services
 from .forms import CardEditorForm
 from .models import CardEvent, CardStatus, FriendCard
 
-STATUS_COLORS = {
-    CardStatus.DRAFT: "#8f959e",
-    CardStatus.SUBMITTING: "#3370ff",
-    CardStatus.SUBMIT_UNKNOWN: "#3370ff",
-    CardStatus.IN_REVIEW: "#e4b138",
-    CardStatus.APPROVED: "#07c160",
-    CardStatus.REJECTED: "#cc463d",
-    CardStatus.DELETED: "#5E6671",
-}
+# While a card is here, its page asks for its status until WeChat's review lands.
+LIVE_STATUSES = (CardStatus.SUBMITTING, CardStatus.SUBMIT_UNKNOWN, CardStatus.IN_REVIEW)
 
 
-class CardEventInline(ScopedInline):
-    model = CardEvent
-    extra = 0
-    can_delete = False
-    fields = ["at", "kind", "actor", "source", "message"]
-    readonly_fields = fields
-    verbose_name_plural = gettext_lazy("History")
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
+def history_rows(card: FriendCard, limit: int = 50) -> list[dict]:
+    """A card's history as its page shows it: local time, words for every code, and
+    WeChat's refusals said from the errcode in the viewer's language."""
+    rows = []
+    for event in card.events.select_related("actor")[:limit]:
+        answer = event.wechat_answer if isinstance(event.wechat_answer, dict) else {}
+        known = wx.MESSAGES.get(answer.get("errcode"))
+        rows.append(
+            {
+                "at": event.at,
+                "kind": event.get_kind_display(),
+                "actor": event.actor,
+                "source": source_label(event.source),
+                "message": str(known) if known is not None else event.message,
+            }
+        )
+    return rows
 
 
 @admin.register(FriendCard, site=portal_site)
 class FriendCardAdmin(MerchantScopedAdmin):
     change_capability = Capability.CARDS
     form = CardEditorForm
-    inlines = [CardEventInline]
     change_form_template = "admin/cards/friendcard/change_form.html"
+    delete_confirmation_template = "admin/cards/friendcard/delete_confirmation.html"
     list_display = [
         "title_link", "card_type", "status_badge", "quantity", "validity",
-        "unit_price", "updated_at",
+        "price", "updated",
     ]  # fmt: skip
     list_display_links = None
     list_filter = ["status", "card_type"]
@@ -108,22 +108,70 @@ class FriendCardAdmin(MerchantScopedAdmin):
 
     @admin.display(description=gettext_lazy("status"), ordering="status")
     def status_badge(self, obj):
-        reason = f" — {obj.refuse_reason}" if obj.refuse_reason else ""
+        if not obj.refuse_reason:
+            return format_html(
+                '<span class="badge status-{}">{}</span>',
+                obj.status,
+                obj.get_status_display(),
+            )
         return format_html(
-            '<span class="card-status" style="background:{}">{}</span>{}',
-            STATUS_COLORS.get(obj.status, "#8f959e"),
+            '<span class="badge status-{}">{}</span>'
+            '<span class="list-reason" title="{}">{}</span>',
+            obj.status,
             obj.get_status_display(),
-            reason,
+            obj.refuse_reason,
+            obj.refuse_reason,
         )
 
     @admin.display(description=gettext_lazy("validity"), ordering="end_at")
     def validity(self, obj):
         if not obj.begin_at or not obj.end_at:
             return "—"
-        from django.utils import timezone
-
         begin, end = timezone.localtime(obj.begin_at), timezone.localtime(obj.end_at)
         return f"{begin:%Y-%m-%d} – {end:%Y-%m-%d}"
+
+    @admin.display(description=gettext_lazy("coins/unit"), ordering="unit_price")
+    def price(self, obj):
+        return obj.unit_price
+
+    @admin.display(description=gettext_lazy("updated at"), ordering="updated_at")
+    def updated(self, obj):
+        """This year's: month, day and time; older: the date (the full time on hover)."""
+        when = timezone.localtime(obj.updated_at)
+        short = (
+            f"{when:%m-%d %H:%M}"
+            if when.year == timezone.localdate().year
+            else f"{when:%Y-%m-%d}"
+        )
+        return format_html(
+            '<span title="{}">{}</span>', f"{when:%Y-%m-%d %H:%M:%S}", short
+        )
+
+    # --- the card's live status ----------------------------------------------------
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/status/",
+                self.admin_site.admin_view(self.status_view),
+                name="cards_friendcard_status",
+            ),
+            *super().get_urls(),
+        ]
+
+    def status_view(self, request, object_id):
+        """What the card page polls while WeChat reviews the card (JSON)."""
+        card = self.get_object(request, object_id)
+        if not self.has_view_permission(request, card):
+            raise PermissionDenied
+        return JsonResponse(
+            {
+                "status": card.status,
+                "status_label": card.get_status_display(),
+                "refuse_reason": card.refuse_reason,
+                "quantity": card.quantity,
+                "title": card.title,
+            }
+        )
 
     # --- editor -----------------------------------------------------------------------
     # Django wraps these views in one transaction. Ours call WeChat, and a WeChat call
@@ -155,14 +203,22 @@ class FriendCardAdmin(MerchantScopedAdmin):
     def render_change_form(
         self, request, context, add=False, change=False, form_url="", obj=None
     ):
-        zone = settings.TIME_ZONE
+        preview_url = reverse("api:cards_preview_form")
+        if obj is not None and obj.pk:
+            preview_url += f"?card={obj.pk}"
         context.update(
             {
-                "editor_spec": editor.spec_for_js(editor.utc_offset(zone)),
-                "palette": rules.PALETTE,
-                "preview_url": reverse("api:cards_preview"),
+                "preview_url": preview_url,
                 "upload_url": reverse("api:cards_images"),
+                "type_fields": json.dumps(editor.type_only_fields()),
                 "card": obj,
+                "history": history_rows(obj) if obj is not None and obj.pk else [],
+                "status_url": (
+                    reverse("admin:cards_friendcard_status", args=[obj.pk])
+                    if obj is not None and obj.status in LIVE_STATUSES
+                    else None
+                ),
+                "statuses": CardStatus,
             }
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
@@ -182,13 +238,26 @@ class FriendCardAdmin(MerchantScopedAdmin):
         obj.refresh_from_db()
         if "_submit" in request.POST:
             self._submit(request, obj)
+        elif services.validate_for_merchant(definition, merchant=request.merchant):
+            # Saved as it is, but WeChat would refuse it: say so instead of "saved".
+            request._card_draft_invalid = True
+
+    def message_user(self, request, message, level=messages.INFO, *args, **kwargs):
+        if getattr(request, "_card_draft_invalid", False) and level == messages.SUCCESS:
+            message = _(
+                "Draft saved. It cannot be submitted to WeChat until the marked "
+                "fields are fixed."
+            )
+            level = messages.WARNING
+        super().message_user(request, message, level, *args, **kwargs)
 
     def _submit(self, request, card):
         try:
             services.card_submit(card=card, actor=request.user)
         except services.CardRefused as exc:
             messages.error(
-                request, _("WeChat did not accept the card: %s") % exc.errors[0].message
+                request,
+                _("WeChat did not accept the card: %s") % _said_now(exc.errors[0]),
             )
         except wx.WeChatError as exc:
             messages.error(request, exc.message)
@@ -206,7 +275,7 @@ class FriendCardAdmin(MerchantScopedAdmin):
         except services.CardRefused as exc:
             messages.error(
                 request,
-                _("WeChat did not accept the change: %s") % exc.errors[0].message,
+                _("WeChat did not accept the change: %s") % _said_now(exc.errors[0]),
             )
         except (wx.WeChatError, ValidationError) as exc:
             messages.error(
@@ -247,3 +316,12 @@ class FriendCardAdmin(MerchantScopedAdmin):
     def get_deleted_objects(self, objs, request):
         # A card's history goes with it silently; only the cards are listed.
         return [str(o) for o in objs], {}, set(), []
+
+
+def _said_now(error) -> str:
+    """A refusal in the current language: WeChat's from its errcode (SPEC §11)."""
+    if error.code == "wechat":
+        known = wx.MESSAGES.get(error.errcode)
+        if known is not None:
+            return str(known)
+    return error.message

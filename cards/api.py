@@ -11,8 +11,9 @@ from ninja.files import UploadedFile
 from portal.api import require
 from portal.roles import Capability
 
-from . import rules, services
-from .schemas import ErrorOut, ImageOut, PreviewIn, PreviewOut
+from . import editor, rules, services
+from .models import FriendCard
+from .schemas import EditorPreviewOut, ErrorOut, ImageOut, PreviewIn, PreviewOut
 
 router = Router(tags=["cards"])
 
@@ -25,8 +26,40 @@ def preview(request, payload: PreviewIn, quantity: Query[int | None] = None):
     Computed by cards/rules.py with this merchant's uploaded images and stores.
     """
     require(request, Capability.CARDS)
+    return _preview(request, payload.card, quantity)
+
+
+@router.post("/preview/form", response=EditorPreviewOut, url_name="cards_preview_form")
+def preview_form(
+    request, quantity: Query[int | None] = None, card: Query[int | None] = None
+):
+    """The same preview for the editor's raw form fields (form-encoded, as the
+    browser posts them): the server builds the card JSON with cards/editor.py — the
+    only form → JSON step — in the merchant's time zone. ``card`` is the card being
+    edited: once at WeChat, its type, value, brand and thresholds are its own.
+    Errors come keyed by JSON path and by editor field."""
+    require(request, Capability.CARDS)
+    stored = None
+    if card is not None:
+        found = (
+            FriendCard.objects.filter(merchant=request.merchant, pk=card)
+            .only("definition", "card_id")
+            .first()
+        )
+        stored = found.definition if found is not None and found.is_submitted else None
+    definition = editor.build_card(
+        request.POST, time_zone=timezone.get_current_timezone_name(), stored=stored
+    )
+    answer = _preview(request, definition, quantity)
+    answer["field_errors"], answer["general_errors"] = editor.errors_for_fields(
+        answer["errors"]
+    )
+    return answer
+
+
+def _preview(request, card, quantity) -> dict:
     result = rules.preview(
-        {"card": payload.card},
+        {"card": card},
         now=timezone.now(),
         quantity=quantity,
         is_uploaded=services.uploaded_checker(request.merchant),

@@ -1,10 +1,10 @@
-"""The editor's form ↔ WeChat's create JSON, declared once.
+"""The editor's form ↔ WeChat's create JSON, written once, on the server.
 
 ``FIELDS`` says, for each editor input, where its value goes in WeChat's ``card``
 object and how the text the user typed becomes a JSON value. ``build_card`` applies
-it here (saving); the editor's JavaScript applies the same declarations (sent to it as
-JSON) to build the body of ``POST /api/cards/preview`` — so the browser never holds a
-rule of its own: what a value *means* is decided by cards/rules.py on the server.
+it — when the card is saved, and for the live preview: the browser posts the raw
+form to ``POST /api/cards/preview/form``, which runs this module and cards/rules.py.
+The browser holds no copy of either (no dates, no money, no limits in JavaScript).
 
 Values that do not parse (``"5.5.5"`` as yuan, ``"x"`` as a number) are passed on as
 the raw text, so that the rules report them on their field in the user's language.
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import asdict, dataclass
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from . import rules
@@ -106,14 +106,10 @@ _INT = re.compile(r"^-?\d+$")
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
-def spec_for_js(utc_offset_seconds: int) -> dict:
-    """The declarations as the editor's JavaScript reads them."""
-    return {
-        "fields": [asdict(f) for f in FIELDS],
-        "constants": CONSTANTS,
-        "utcOffset": utc_offset_seconds,
-        "errorFields": ERROR_FIELDS,
-    }
+def type_only_fields() -> dict[str, str]:
+    """Editor fields that exist for one card type only: ``{"reduce_cost": "CASH"}``
+    (the page shows the fields of the chosen type)."""
+    return {f.name: f.only for f in FIELDS if f.only}
 
 
 def _get(data, name) -> str:
@@ -209,9 +205,30 @@ def _time_limit(days: list[str], data) -> list | None:
     return entries
 
 
-def build_card(data, *, time_zone: str) -> dict:
-    """WeChat's ``card`` object from the editor's inputs (a QueryDict or a dict)."""
-    zone = ZoneInfo(time_zone)
+def build_card(data, *, time_zone: str, stored: dict | None = None) -> dict:
+    """WeChat's ``card`` object from the editor's inputs (a QueryDict or a dict).
+
+    Dates are days in ``time_zone`` (the merchant's): a card valid from 2026-12-02
+    begins at that day's midnight there. ``stored`` is the definition of a card
+    already at WeChat: its type, value, brand and thresholds are kept as they are
+    (SPEC §3.5), whatever was posted."""
+    if stored:
+        data = _with(data, "card_type", stored.get("card_type", "CASH"))
+    card = _build(data, ZoneInfo(time_zone))
+    if stored:
+        keep_frozen(card, stored)
+    return card
+
+
+def _with(data, name: str, value: str):
+    if hasattr(data, "copy") and hasattr(data, "setlist"):
+        data = data.copy()
+        data[name] = value
+        return data
+    return {**data, name: value}
+
+
+def _build(data, zone: ZoneInfo) -> dict:
     card_type = _get(data, "card_type").upper() or "CASH"
     type_key = card_type.lower()
     card: dict = {}
@@ -381,7 +398,15 @@ def field_for_error(path: str) -> str | None:
     return None
 
 
-def utc_offset(time_zone: str) -> int:
-    """Seconds east of UTC of ``time_zone`` now (Asia/Shanghai: 28800, no DST)."""
-    offset = datetime.now(ZoneInfo(time_zone)).utcoffset() or timedelta(0)
-    return int(offset.total_seconds())
+def errors_for_fields(errors: dict[str, list[str]]) -> tuple[dict[str, str], list[str]]:
+    """The rules' errors (by JSON path) as the editor shows them: the first message
+    of each editor field, and the messages that belong to no field."""
+    fields: dict[str, str] = {}
+    general: list[str] = []
+    for path, messages in errors.items():
+        name = field_for_error(path) if path else None
+        if name is None:
+            general.extend(messages)
+        elif name not in fields and messages:
+            fields[name] = messages[0]
+    return fields, general

@@ -8,11 +8,12 @@ same code the live preview runs, so the saved card is exactly what was previewed
 from __future__ import annotations
 
 from django import forms
-from django.conf import settings
 from django.forms.utils import ErrorDict
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from wechat import errors as wx
 
 from . import editor, rules
 from .models import CardStatus, FriendCard
@@ -27,6 +28,39 @@ class ImageUploadWidget(forms.TextInput):
 
     def __init__(self, attrs=None):
         super().__init__(attrs={"data-image-url": "1", **(attrs or {})})
+
+
+# The palette of SPEC §3.5 in words (the codes are WeChat's names for the colours).
+COLOR_NAMES = {
+    "Color010": _("Green"),
+    "Color020": _("Dark green"),
+    "Color030": _("Sky blue"),
+    "Color040": _("Blue"),
+    "Color050": _("Purple"),
+    "Color060": _("Brown"),
+    "Color070": _("Yellow"),
+    "Color080": _("Orange"),
+    "Color081": _("Deep orange"),
+    "Color082": _("Lime green"),
+    "Color090": _("Coral red"),
+    "Color100": _("Red"),
+    "Color101": _("Crimson"),
+    "Color102": _("Grey"),
+}
+
+
+class ColorSwatchSelect(forms.RadioSelect):
+    """The palette as swatches: each colour, its name and WeChat's code. The colour
+    is an SVG fill (no style attribute: CSP)."""
+
+    template_name = "cards/widgets/color_swatches.html"
+    option_template_name = "cards/widgets/color_swatch_option.html"
+
+    def create_option(self, name, value, label, selected, index, **kwargs):
+        option = super().create_option(name, value, label, selected, index, **kwargs)
+        option["hex"] = rules.PALETTE.get(str(value), "#8f959e")
+        option["code"] = value
+        return option
 
 
 def _text(label, help_text="", widget=None, max_length=6000):
@@ -102,7 +136,10 @@ class CardEditorForm(forms.ModelForm):
     # look
     logo_url = _text(_("Logo"), _("JPG or PNG, at most 1 MB."), ImageUploadWidget())
     color = forms.ChoiceField(
-        label=_("Color"), choices=[(k, k) for k in rules.PALETTE], initial="Color010"
+        label=_("Color"),
+        choices=[(k, COLOR_NAMES.get(k, k)) for k in rules.PALETTE],
+        initial="Color010",
+        widget=ColorSwatchSelect,
     )
     notice = _text(
         _("Notice"), _("One line on the coupon, e.g. 请出示二维码核销 (16 characters).")
@@ -111,10 +148,19 @@ class CardEditorForm(forms.ModelForm):
         _("Terms of use"), widget=forms.Textarea(attrs={"rows": 3}), max_length=4000
     )
     abstract = _text(
-        _("Summary line"), _("Shown on the cover, at most 20 Chinese characters.")
+        _("Summary line"),
+        _(
+            "Shown on the cover, at most 20 Chinese characters. With a summary line, "
+            "the cover picture below is required."
+        ),
     )
     cover_url = _text(
-        _("Cover picture"), _("850×350 recommended."), ImageUploadWidget()
+        _("Cover picture"),
+        _(
+            "Required when the summary line is filled in (exactly one picture); "
+            "850×350 recommended."
+        ),
+        ImageUploadWidget(),
     )
     text_image_1_url = _text(_("Picture 1"), widget=ImageUploadWidget())
     text_image_1_text = _text(_("Text 1"), widget=forms.Textarea(attrs={"rows": 2}))
@@ -191,7 +237,7 @@ class CardEditorForm(forms.ModelForm):
         self.fields["consume_share_card"].choices = [("", "—")] + [
             (c.card_id, f"{c.title} ({c.get_status_display()})") for c in others
         ]
-        tz = settings.TIME_ZONE
+        tz = timezone.get_current_timezone_name()  # the merchant's (middleware)
         if self.instance.pk and self.instance.definition:
             self.initial.update(
                 editor.initial_from_card(self.instance.definition, time_zone=tz)
@@ -214,23 +260,39 @@ class CardEditorForm(forms.ModelForm):
                 self.fields[name].disabled = True
         error = self.instance.last_error if self.instance.pk else None
         if error and not self.is_bound:
-            # The last refusal (ours or WeChat's) is shown on its field.
-            name = editor.field_for_error(error.get("field") or "")
-            key = name if name in self.fields else NON_FIELD_ERRORS
-            self._errors = ErrorDict(
-                {key: self.error_class([error.get("message", "")])}
+            # The last refusal (ours or WeChat's) is shown on its field, in the
+            # viewer's language (never text stored in another one).
+            self._errors = ErrorDict()
+            for path, message in self._refusal_now(error):
+                name = editor.field_for_error(path) if path else None
+                key = name if name in self.fields else NON_FIELD_ERRORS
+                if key not in self._errors:
+                    self._errors[key] = self.error_class([message])
+
+    def _refusal_now(self, error: dict) -> list[tuple[str, str]]:
+        """The stored refusal ``{field, message, errcode}`` said again now: a draft's
+        rule errors are computed again by cards/rules.py; WeChat's refusal is said
+        from its errcode through our table (SPEC §11)."""
+        if not self.instance.is_submitted and self.merchant is not None:
+            from .services import validate_for_merchant
+
+            errors = validate_for_merchant(
+                self.instance.definition, merchant=self.merchant
             )
+            if errors:
+                return [(e.field, e.message) for e in errors]
+        errcode = error.get("errcode")
+        known = wx.MESSAGES.get(errcode) if errcode is not None else None
+        message = str(known) if known is not None else str(error.get("message", ""))
+        return [(error.get("field") or "", message)]
 
     def build_card(self) -> dict:
         """WeChat's card object from what was posted (frozen parts as stored)."""
-        data = self.data.copy() if self.is_bound else QueryDict(mutable=True)
+        data = self.data if self.is_bound else QueryDict()
         stored = self.instance.definition if self.instance.is_submitted else None
-        if stored:
-            data["card_type"] = stored.get("card_type", "CASH")
-        card = editor.build_card(data, time_zone=settings.TIME_ZONE)
-        if stored:
-            editor.keep_frozen(card, stored)
-        return card
+        return editor.build_card(
+            data, time_zone=timezone.get_current_timezone_name(), stored=stored
+        )
 
     def clean(self):
         cleaned = super().clean()

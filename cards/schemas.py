@@ -22,6 +22,13 @@ class PreviewOut(Schema):
     errors: dict[str, list[str]]
 
 
+class EditorPreviewOut(PreviewOut):
+    """The preview of the editor's raw form: errors also by editor field."""
+
+    field_errors: dict[str, str]  # editor field → its first message
+    general_errors: list[str]  # messages that belong to no field
+
+
 class ImageOut(Schema):
     id: int
     url: str

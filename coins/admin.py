@@ -24,16 +24,19 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cards.models import CardStatus, FriendCard
 from portal.admin_base import MerchantScopedAdmin
+from portal.labels import source_label
 from portal.roles import Capability
 from portal.sites import portal_site
 from wechat import errors as wx
 
-from . import selectors, services
+from . import display, selectors, services
 from .models import CoinAccount, LedgerEntry, Recharge, StockOrder
 
 
@@ -126,6 +129,7 @@ class StockOrderAdmin(CoinsAdmin):
         form = QuoteForm(
             request.POST or None, initial=initial, merchant=request.merchant
         )
+        needs_account = False
         if request.method == "POST" and form.is_valid():
             try:
                 order = services.stock_order_quote(
@@ -137,12 +141,14 @@ class StockOrderAdmin(CoinsAdmin):
                     form.add_error(field if field in form.fields else None, errors)
             except wx.WeChatError as exc:
                 form.add_error(None, exc.message)
+                needs_account = exc.errcode == 43008  # no payment permission
             else:
                 return redirect("admin:coins_stockorder_change", order.pk)
         account = CoinAccount.objects.filter(merchant=request.merchant).first()
         return TemplateResponse(
             request, "coins/quote_form.html",
-            self._context(request, title=_("Buy stock"), form=form, account=account),
+            self._context(request, title=_("Buy stock"), form=form, account=account,
+                          **_activation(request, needs_account)),
         )  # fmt: skip
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -154,7 +160,10 @@ class StockOrderAdmin(CoinsAdmin):
                 request, title=_("Stock order"), order=order,
                 seconds_left=services.seconds_left(order), shortfall=shortfall,
                 recharge_coins=services.coins_to_recharge(shortfall),
-                events=order.events.select_related("actor")[:20],
+                error_message=display.stock_order_message(order),
+                events=display.coin_event_rows(
+                    order.events.select_related("actor", "stock_order")[:20]
+                ),
                 status_url=reverse("api:coins_stock_order", args=[order.pk]),
                 can_act=self._can(request, Capability.COINS),
             ),
@@ -168,7 +177,7 @@ class StockOrderAdmin(CoinsAdmin):
                 order=order, actor=request.user
             )
             if order.status == StockOrder.Status.EXPIRED:
-                messages.error(request, order.problem_message)
+                messages.error(request, display.stock_order_message(order))
         return redirect("admin:coins_stockorder_change", order.pk)
 
     def requote_view(self, request, object_id):
@@ -200,19 +209,44 @@ class StockOrderAdmin(CoinsAdmin):
                     _("The coin account is open: %(total)s coins.")
                     % {"total": account.total_coin},
                 )
+        next_url = request.POST.get("next", "")
+        if next_url and url_has_allowed_host_and_scheme(
+            next_url, allowed_hosts={request.get_host()}
+        ):
+            return redirect(next_url)
         return redirect("admin:index")
 
 
 @admin.register(Recharge, site=portal_site)
 class RechargeAdmin(CoinsAdmin):
     list_display = [
-        "created_at",
+        "created",
         "coin_count",
         "status",
-        "settled_at",
-        "settled_by",
-        "order_id",
+        "settled",
+        "settled_by_label",
+        "order",
     ]
+
+    @admin.display(description=gettext_lazy("created at"), ordering="created_at")
+    def created(self, obj):
+        return f"{timezone.localtime(obj.created_at):%Y-%m-%d %H:%M}"
+
+    @admin.display(description=gettext_lazy("settled at"), ordering="settled_at")
+    def settled(self, obj):
+        if obj.settled_at is None:
+            return "—"
+        return f"{timezone.localtime(obj.settled_at):%Y-%m-%d %H:%M}"
+
+    @admin.display(description=gettext_lazy("settled by"), ordering="settled_by")
+    def settled_by_label(self, obj):
+        return source_label(obj.settled_by) or "—"
+
+    @admin.display(description=gettext_lazy("WeChat order id"), ordering="order_id")
+    def order(self, obj):
+        short = obj.order_id if len(obj.order_id) <= 16 else obj.order_id[:15] + "…"
+        return format_html('<code title="{}">{}</code>', obj.order_id, short)
+
     list_filter = ["status"]
     search_fields = ["order_id"]
 
@@ -233,6 +267,7 @@ class RechargeAdmin(CoinsAdmin):
         form = RechargeForm(
             request.POST or None, initial={"coin_count": request.GET.get("coins", "")}
         )
+        needs_account = False
         if request.method == "POST" and form.is_valid():
             try:
                 recharge = services.recharge_create(
@@ -241,11 +276,13 @@ class RechargeAdmin(CoinsAdmin):
                 )  # fmt: skip
             except wx.WeChatError as exc:
                 form.add_error(None, exc.message)
+                needs_account = exc.errcode == 43008  # no payment permission
             else:
                 return redirect("admin:coins_recharge_change", recharge.pk)
         return TemplateResponse(
             request, "coins/recharge_form.html",
-            self._context(request, title=_("Recharge coins"), form=form),
+            self._context(request, title=_("Recharge coins"), form=form,
+                          **_activation(request, needs_account)),
         )  # fmt: skip
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -278,6 +315,16 @@ class RechargeAdmin(CoinsAdmin):
             f'attachment; filename="recharge-{recharge.order_id}.png"'
         )
         return response
+
+
+def _activation(request, needs_account: bool) -> dict:
+    """43008 (no payment permission) is answered with the way out: a button that
+    opens the coin account, and comes back here."""
+    return {
+        "needs_account": needs_account,
+        "activate_url": reverse("admin:coins_coins_activate"),
+        "here": request.get_full_path(),
+    }
 
 
 def _sandbox_pay_url(qrcode_url: str) -> str | None:

@@ -7,9 +7,10 @@ from django.utils import timezone
 from ninja import Router
 
 from portal.api import require
+from portal.labels import source_label
 from portal.roles import Capability
 
-from . import services
+from . import display, selectors, services
 from .models import CoinAccount, Recharge, StockOrder
 
 router = Router(tags=["coins"])
@@ -34,9 +35,15 @@ def _balance(merchant) -> dict:
 
 @router.get("/balance", url_name="coins_balance")
 def balance(request):
-    """The balance WeChat last reported (free, paid, total)."""
+    """The balance WeChat last reported (free, paid, total) and the recharges still
+    waiting for their payment (the dashboard shows both, live)."""
     require(request, Capability.COINS)
-    return _balance(request.merchant)
+    return {
+        **_balance(request.merchant),
+        "recharges_waiting": selectors.recharges_waiting_count(
+            merchant=request.merchant
+        ),
+    }
 
 
 @router.get("/stock-orders/{order_id}", url_name="coins_stock_order")
@@ -48,11 +55,16 @@ def stock_order(request, order_id: int):
         pk=order_id,
         merchant=request.merchant,
     )
+    short = services.shortfall(order=order)
     return {
         "status": order.status,
         "status_label": order.get_status_display(),
         "seconds_left": services.seconds_left(order, timezone.now()),
-        "error": order.problem_message,
+        # In the reader's language, from the status and errcode (not stored text).
+        "error": display.stock_order_message(order),
+        "shortfall": str(short),
+        "recharge_coins": services.coins_to_recharge(short),
+        "can_confirm": order.status == StockOrder.Status.QUOTED and not short,
         "price": str(order.price),
         "quantity": order.quantity,
         "card_stock": order.card.quantity,
@@ -70,5 +82,6 @@ def recharge(request, recharge_id: int):
         "status_label": item.get_status_display(),
         "settled_by": item.settled_by,
         "problem": item.problem_message,
+        "settled_by_label": source_label(item.settled_by) or None,
         "balance": _balance(request.merchant),
     }

@@ -86,3 +86,10 @@ def stock_orders_for(*, merchant: Merchant) -> QuerySet[StockOrder]:
 
 def recharges_for(*, merchant: Merchant) -> QuerySet[Recharge]:
     return Recharge.objects.filter(merchant=merchant)
+
+
+def recharges_waiting_count(*, merchant: Merchant) -> int:
+    """How many of the merchant's recharges still wait for their payment."""
+    return Recharge.objects.filter(
+        merchant=merchant, status=Recharge.Status.WAITING
+    ).count()

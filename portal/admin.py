@@ -5,17 +5,24 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from datetime import UTC, datetime
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model, password_validation
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from wechat import errors as wx
+
 from . import services
 from .admin_base import MerchantScopedAdmin
+from .labels import event_label
 from .models import Membership, Merchant, Provider, ProviderStaff, Store, WeChatEvent
 from .roles import Capability
 from .sites import portal_site
@@ -62,7 +69,7 @@ class MerchantSettingsForm(forms.ModelForm):
 
     class Meta:
         model = Merchant
-        fields = ["name", "event_mode"]
+        fields = ["name", "event_mode", "time_zone"]
 
     def clean(self):
         data = super().clean()
@@ -77,7 +84,18 @@ class MerchantSettingsForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["event_mode"].required = False  # absent: unchanged
+        if "event_mode" in self.fields:
+            self.fields["event_mode"].required = False  # absent: unchanged
+        zone = self.fields.get("time_zone")
+        if zone is not None:
+            zone.required = False  # not posted: the zone stays as it is
+            zone.help_text = gettext(
+                "Every page, history and export shows times in this zone; coupon "
+                "dates are days in it."
+            )
+            current = self.instance.time_zone if self.instance.pk else ""
+            if current and current not in dict(zone.choices):
+                zone.choices = [*zone.choices, (current, current)]
         for name in ("appsecret", "event_token", "encoding_aes_key"):
             is_set = bool(self.instance.pk and getattr(self.instance, name))
             self.fields[name].help_text = (
@@ -93,13 +111,15 @@ class MerchantSettingsAdmin(MerchantScopedAdmin):
 
     form = MerchantSettingsForm
     change_capability = Capability.SETTINGS
-    list_display = ["name", "appid", "provider"]
+    change_form_template = "admin/portal/merchant/change_form.html"
+    list_display = ["name", "appid", "provider", "time_zone"]
     readonly_fields = ["appid", "provider"]
     fields = [
         "name",
         "appid",
         "provider",
         "event_mode",
+        "time_zone",
         "appsecret",
         "event_token",
         "encoding_aes_key",
@@ -118,8 +138,66 @@ class MerchantSettingsAdmin(MerchantScopedAdmin):
             appsecret=form.cleaned_data["appsecret"],
             event_token=form.cleaned_data["event_token"],
             encoding_aes_key=form.cleaned_data["encoding_aes_key"],
-            event_mode=form.cleaned_data["event_mode"],
+            event_mode=form.cleaned_data.get("event_mode"),
+            time_zone=form.cleaned_data.get("time_zone", ""),
         )
+
+    # --- connecting to WeChat -------------------------------------------------------
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/test-connection/",
+                self.admin_site.admin_view(self.test_connection_view),
+                name="portal_merchant_test_connection",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        merchant = self.get_object(request, object_id)
+        callback = reverse("wechat_events", args=[merchant.appid])
+        extra = {
+            "title": gettext("Merchant and WeChat settings"),
+            "callback_url": request.build_absolute_uri(callback),
+            "test_url": reverse(
+                "admin:portal_merchant_test_connection", args=[merchant.pk]
+            ),
+            "can_test": self.has_change_permission(request, merchant),
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, extra)
+
+    def test_connection_view(self, request, object_id):
+        """*Test connection*: the access token and the jsapi ticket, through the
+        client; the answer is said in words (POST only: it calls WeChat)."""
+        merchant = self.get_object(request, object_id)
+        if not self.has_change_permission(request, merchant):
+            raise PermissionDenied
+        if request.method == "POST":
+            check = services.merchant_test_connection(merchant=merchant)
+            if check.ok:
+                messages.success(
+                    request,
+                    gettext(
+                        "Connected: WeChat gave an access token and a JS-SDK ticket."
+                    ),
+                )
+            else:
+                step = (
+                    gettext("the JS-SDK ticket")
+                    if check.token
+                    else gettext("the access token")
+                )
+                if check.errcode is None:
+                    words = wx.TransportError().message
+                else:
+                    words = wx.WeChatError(check.errcode).message  # our table's words
+                messages.error(
+                    request,
+                    gettext("The connection failed at %(step)s: %(words)s")
+                    % {"step": step, "words": words},
+                )
+        return redirect("admin:portal_merchant_change", merchant.pk)
 
 
 @admin.register(Store, site=portal_site)
@@ -169,7 +247,11 @@ class StaffAddForm(forms.ModelForm):
     def clean_username(self):
         username = self.cleaned_data["username"].strip()
         if User.objects.filter(username__iexact=username).exists():
-            raise ValidationError(_("This username is already taken."))
+            # Neutral words: the name may be another merchant's user, and whether
+            # it exists is not this merchant's business.
+            raise ValidationError(
+                _("This username cannot be used. Choose another one.")
+            )
         return username
 
     def clean(self):
@@ -301,7 +383,7 @@ class StaffAdmin(MerchantScopedAdmin):
 class OpsMerchantForm(MerchantSettingsForm):
     class Meta:
         model = Merchant
-        fields = ["name", "appid", "provider"]
+        fields = ["name", "appid", "provider", "time_zone"]
 
 
 @admin.register(Merchant)
@@ -319,7 +401,8 @@ class OpsMerchantAdmin(admin.ModelAdmin):
             appsecret=form.cleaned_data["appsecret"],
             event_token=form.cleaned_data["event_token"],
             encoding_aes_key=form.cleaned_data["encoding_aes_key"],
-            event_mode=form.cleaned_data["event_mode"],
+            event_mode=form.cleaned_data.get("event_mode"),
+            time_zone=form.cleaned_data.get("time_zone", ""),
         )
 
 
@@ -350,34 +433,80 @@ class OpsStoreAdmin(admin.ModelAdmin):
     list_filter = ["merchant"]
 
 
+class EventNameFilter(admin.SimpleListFilter):
+    """WeChat's event names, in words (the merchant's own events only)."""
+
+    title = _("event")
+    parameter_name = "event"
+
+    def lookups(self, request, model_admin):
+        names = (
+            model_admin.get_queryset(request)
+            .order_by("event")
+            .values_list("event", flat=True)
+            .distinct()
+        )
+        return [(name, event_label(name)) for name in names if name]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset.filter(event=value) if value else queryset
+
+
 @admin.register(WeChatEvent, site=portal_site)
 class WeChatEventAdmin(MerchantScopedAdmin):
     """Every event WeChat pushed to this merchant, raw and parsed (read-only)."""
 
     change_capability = Capability.SETTINGS
-    list_display = [
-        "received_at",
-        "event",
-        "msg_type",
-        "from_user",
-        "status",
-        "encrypted",
-    ]
-    list_filter = ["status", "event", "encrypted"]
+    list_display = ["received", "what", "from_user", "status", "encrypted"]
+    list_filter = ["status", EventNameFilter, "encrypted"]
     search_fields = ["event", "from_user", "dedupe_key"]
     date_hierarchy = "received_at"
     readonly_fields = [
-        "event", "msg_type", "from_user", "create_time", "encrypted", "status",
-        "error", "received_at", "handled_at", "pretty_payload", "raw",
+        "what", "msg_type", "from_user", "wechat_time", "encrypted", "status",
+        "error", "received_at", "handled_at", "pretty_payload", "raw_xml",
     ]  # fmt: skip
     fields = readonly_fields
     actions = None
+
+    @admin.display(description=_("received at"), ordering="received_at")
+    def received(self, obj):
+        return f"{timezone.localtime(obj.received_at):%Y-%m-%d %H:%M:%S}"
+
+    @admin.display(description=_("event"), ordering="event")
+    def what(self, obj):
+        label = event_label(obj.event or obj.msg_type)
+        if label == (obj.event or obj.msg_type):
+            return label
+        return format_html('{} <code class="muted">{}</code>', label, obj.event)
+
+    @admin.display(description=_("WeChat time"))
+    def wechat_time(self, obj):
+        """WeChat's CreateTime (seconds since 1970) as a local time."""
+        if not obj.create_time:
+            return "—"
+        try:
+            moment = datetime.fromtimestamp(obj.create_time, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return str(obj.create_time)
+        return f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S}"
 
     @admin.display(description=_("parsed"))
     def pretty_payload(self, obj):
         return format_html(
             "<pre>{}</pre>", json.dumps(obj.payload, ensure_ascii=False, indent=2)
         )
+
+    @admin.display(description=_("raw XML"))
+    def raw_xml(self, obj):
+        return format_html("<pre>{}</pre>", obj.raw)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        event = self.get_object(request, object_id)
+        title = event_label(event.event or event.msg_type)
+        when = f"{timezone.localtime(event.received_at):%Y-%m-%d %H:%M:%S}"
+        extra = {"title": title, "subtitle": when, **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra)
 
     def has_add_permission(self, request) -> bool:
         return False

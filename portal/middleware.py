@@ -3,9 +3,16 @@
 ``request.merchant`` is the merchant the user acts for (or None), ``request.role``
 the user's role there. The choice lives in the session and is re-checked against
 the database on every request, so a revoked membership takes effect at once.
+
+The merchant's time zone is activated for the request: every page, form, history
+and export shows and reads times in the merchant's local time.
 """
 
 from __future__ import annotations
+
+import zoneinfo
+
+from django.utils import timezone
 
 from .selectors import default_merchant_id, merchant_and_role
 
@@ -36,4 +43,22 @@ class CurrentMerchantMiddleware:
 
     def __call__(self, request):
         request.merchant, request.role = resolve(request)
+        zone = _zone(request.merchant)
+        if zone is None:
+            timezone.deactivate()  # settings.TIME_ZONE
+        else:
+            timezone.activate(zone)
+        # Not deactivated on the way out: a streamed export (CSV) is written after
+        # this returns and must still be in the merchant's zone. Each request sets
+        # its own zone on the way in.
         return self.get_response(request)
+
+
+def _zone(merchant) -> zoneinfo.ZoneInfo | None:
+    name = getattr(merchant, "time_zone", "") if merchant is not None else ""
+    if not name:
+        return None
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None

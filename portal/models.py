@@ -7,10 +7,39 @@ any queryset and any foreign-key choice to the current merchant.
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .fields import EncryptedTextField
+from .labels import event_label
 from .roles import Role
+
+# The zones a merchant may choose (SPEC §2: one merchant, one local time). Asia/Shanghai
+# is the default (settings.TIME_ZONE); the rest cover WeChat merchants abroad.
+TIME_ZONES = [
+    ("Asia/Shanghai", _("China (Beijing time)")),
+    ("Asia/Hong_Kong", _("Hong Kong")),
+    ("Asia/Macau", _("Macau")),
+    ("Asia/Taipei", _("Taipei")),
+    ("Asia/Singapore", _("Singapore")),
+    ("Asia/Kuala_Lumpur", _("Kuala Lumpur")),
+    ("Asia/Bangkok", _("Bangkok")),
+    ("Asia/Tokyo", _("Tokyo")),
+    ("Asia/Seoul", _("Seoul")),
+    ("Asia/Dubai", _("Dubai")),
+    ("Europe/London", _("London")),
+    ("Europe/Paris", _("Paris")),
+    ("Europe/Berlin", _("Berlin")),
+    ("America/New_York", _("New York")),
+    ("America/Los_Angeles", _("Los Angeles")),
+    ("Australia/Sydney", _("Sydney")),
+    ("UTC", _("UTC")),
+]
+
+
+def default_time_zone() -> str:
+    """settings.TIME_ZONE, read when a merchant is created (not at import time)."""
+    return settings.TIME_ZONE
 
 
 class Provider(models.Model):
@@ -61,6 +90,14 @@ class Merchant(models.Model):
         max_length=8,
         choices=EventMode.choices,
         default=EventMode.SAFE,
+    )
+    # Every page, history and export shows times in this zone (the middleware
+    # activates it per request).
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        choices=TIME_ZONES,
+        default=default_time_zone,
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -226,4 +263,6 @@ class WeChatEvent(models.Model):
         indexes = [models.Index(fields=["status", "received_at"])]
 
     def __str__(self) -> str:
-        return f"{self.event or self.msg_type} @ {self.create_time}"
+        when = timezone.localtime(self.received_at) if self.received_at else None
+        label = event_label(self.event or self.msg_type)
+        return f"{label} · {when:%Y-%m-%d %H:%M:%S}" if when else label

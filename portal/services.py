@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+
+import wechat
+from wechat import errors as wx
+from wechat.tokens import CredentialUnavailable
 
 from .models import Membership, Merchant, Provider, ProviderStaff, Store
 from .roles import Role
@@ -68,8 +73,10 @@ def staff_member_create(
         with transaction.atomic():
             user = User.objects.create_user(username=username, password=password)
     except IntegrityError as exc:
+        # Neutral: the name may belong to another merchant's user, which must not
+        # be revealed (the admin form says the same).
         raise ValidationError(
-            {"username": _("This username is already taken.")}
+            {"username": _("This username cannot be used. Choose another one.")}
         ) from exc
     membership = Membership.objects.create(user=user, merchant=merchant, role=role)
     membership.stores.set(stores)
@@ -159,8 +166,10 @@ def merchant_update_settings(
     event_token: str = "",
     encoding_aes_key: str = "",
     event_mode: str | None = None,
+    time_zone: str = "",
 ) -> Merchant:
-    """Rename a merchant and replace any secret given; an empty secret keeps the old one.
+    """Rename a merchant, set its time zone and replace any secret given; an empty
+    secret (or time zone) keeps the old one.
 
     Safe mode (SPEC §10) needs an EncodingAESKey: without one no push could be read.
     """
@@ -179,6 +188,9 @@ def merchant_update_settings(
     merchant.name = name
     merchant.event_mode = mode
     fields = ["name", "event_mode"]
+    if time_zone:
+        merchant.time_zone = time_zone
+        fields.append("time_zone")
     for field, value in (
         ("appsecret", appsecret),
         ("event_token", event_token),
@@ -194,3 +206,38 @@ def merchant_update_settings(
 def provider_staff_add(*, provider: Provider, user) -> ProviderStaff:
     staff, _created = ProviderStaff.objects.get_or_create(provider=provider, user=user)
     return staff
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    """What *Test connection* found: each step, and WeChat's errcode if one failed
+    (the page says it in words, SPEC §11)."""
+
+    token: bool
+    ticket: bool
+    errcode: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.token and self.ticket
+
+
+def merchant_test_connection(*, merchant: Merchant) -> ConnectionCheck:
+    """Fetch the access token and the jsapi ticket through the merchant's WeChat
+    client (its shared cache and lock: no second token call if one is fresh).
+
+    Read-only: nothing here changes. Returns where it stopped and WeChat's errcode."""
+    client = wechat.for_merchant(merchant)
+    try:
+        client.access_token()
+    except wx.WeChatError as exc:
+        return ConnectionCheck(token=False, ticket=False, errcode=exc.errcode)
+    except CredentialUnavailable:
+        return ConnectionCheck(token=False, ticket=False)
+    try:
+        client.ticket.jsapi()
+    except wx.WeChatError as exc:
+        return ConnectionCheck(token=True, ticket=False, errcode=exc.errcode)
+    except CredentialUnavailable:
+        return ConnectionCheck(token=True, ticket=False)
+    return ConnectionCheck(token=True, ticket=True)

@@ -74,8 +74,35 @@ def _list_url(url: str) -> str:
 
 
 class LoginView(auth_views.LoginView):
+    """The one sign-in page. After a wrong password it says how many tries are left
+    before django-axes locks the account, and for how long (README, "Sign-in
+    lockout"); the same words for any username, so they reveal no account."""
+
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        username = (form.data.get("username") or "").strip()
+        if username:
+            response.context_data["lockout"] = lockout_warning(self.request, username)
+        return response
+
+
+def lockout_warning(request, username: str) -> dict | None:
+    """``{"left": n, "minutes": m}``: wrong passwords left before the lock, or None."""
+    from axes.handlers.proxy import AxesProxyHandler
+    from axes.helpers import get_cool_off, get_failure_limit
+
+    credentials = {"username": username}
+    limit = get_failure_limit(request, credentials)
+    failures = AxesProxyHandler.get_failures(request, credentials)
+    left = limit - failures
+    if failures <= 0 or left <= 0:
+        return None
+    cool_off = get_cool_off(request)
+    minutes = round(cool_off.total_seconds() / 60) if cool_off else None
+    return {"left": left, "minutes": minutes}
 
 
 @never_cache

@@ -1,5 +1,7 @@
-"""The dashboard's redemption part: the way to the till page (redemption arrives with
-its own issue)."""
+"""The dashboard's redemption part: today's redemptions and the way to the till page.
+
+``today`` is the slot the redemption issue fills (``{"count": n, ...}``); until then
+the section shows its empty state."""
 
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -14,7 +16,9 @@ def redemption_section(request):
         return None
     return {
         "key": "redemption",
-        "title": _("Redemption"),
+        "title": _("Today's redemptions"),
         "template": "redemption/dashboard_section.html",
+        "span": 4,
+        "today": None,
         "till_url": reverse("redemption:home"),
     }

@@ -40,13 +40,15 @@ def _form(logo: str, pic: str, **overrides) -> dict:
     return data
 
 
-def test_the_editor_page_has_its_preview_and_declarations(bistro, login):
+def test_the_editor_page_has_its_preview_and_no_inline_code(bistro, login):
     page = login("demo_staff").get(reverse(ADD))
     html = page.content.decode()
     assert page.status_code == 200
-    assert 'id="card-editor-spec"' in html and "data-preview-title" in html
-    assert "cards/editor.js" in html
-    assert "<script>" not in html.replace('<script type="application/json"', "")
+    assert 'data-preview-url="/api/cards/preview/form"' in html
+    assert "data-preview-title" in html and "cards/editor.js" in html
+    # CSP: no inline script of any kind, no style attribute (issue 9).
+    assert "<script>" not in html and "<script type=" not in html
+    assert " style=" not in html
 
 
 def test_saving_a_draft_stores_exactly_the_previewed_json(bistro, login):

@@ -20,6 +20,7 @@ def test_dashboard_offers_activation_then_shows_the_balance(approved_card, login
         "free_coin": "200.00",
         "pay_coin": "0.00",
         "total_coin": "200.00",
+        "recharges_waiting": 0,
     }
 
 

@@ -165,7 +165,7 @@ def test_a_worker_killed_mid_confirm_converges_on_its_own(
     proc, log = start_celery_worker(live_server.url)
     try:
         services.stock_order_confirm_request(order=order)
-        for _ in range(100):
+        for _ in range(600):  # the worker takes the task (slowly on a loaded machine)
             order.refresh_from_db()
             if order.status == StockOrder.Status.CONFIRMING:
                 break

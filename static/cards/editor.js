@@ -1,196 +1,89 @@
 // The card editor's live preview.
 //
-// The form → WeChat JSON declarations come from the server (cards/editor.py, in the
-// #card-editor-spec script tag); this file only applies them and draws what
-// POST /api/cards/preview answers. No rule of WeChat's lives here: titles, summaries,
-// prices and every limit are computed by cards/rules.py on the server.
+// The browser sends the raw form; the server builds WeChat's card JSON from it
+// (cards/editor.py, in the merchant's time zone) and computes the title, summary,
+// price and every error (cards/rules.py): POST /api/cards/preview/form. This file
+// holds no rule and no form → JSON step: it posts the form and draws the answer.
+// No inline scripts or style attributes (CSP); everything it needs is in data-*.
 function startCardEditor() {
   "use strict";
-  const specEl = document.getElementById("card-editor-spec");
   const root = document.querySelector(".card-editor");
-  if (!specEl || !root) return;
-  const spec = JSON.parse(specEl.textContent);
+  if (!root) return;
   const form = root.querySelector("form");
   const csrf = form.querySelector("[name=csrfmiddlewaretoken]").value;
   const $ = (sel) => root.querySelector(sel);
-  const YUAN = /^\d+(\.\d{1,2})?$/;
-  const INT = /^-?\d+$/;
-  const HHMM = /^([01]?\d|2[0-3]):([0-5]\d)$/;
+  const $$ = (sel) => root.querySelectorAll(sel);
+  const typeFields = JSON.parse(root.dataset.typeFields || "{}");
   const DEBOUNCE_MS = 40;
+  // A new, untouched form shows no errors: only fields the user has changed do
+  // (an existing draft shows every error at once: it was saved like that).
+  const fresh = root.hasAttribute("data-fresh");
+  const touched = new Set();
 
-  // --- reading the form -----------------------------------------------------------
-  function values(name) {
-    const out = [];
-    form.querySelectorAll(`[name="${name}"]`).forEach((el) => {
-      if ((el.type === "checkbox" || el.type === "radio") && !el.checked) return;
-      if (el.type === "file") return;
-      out.push(String(el.value));
+  function one(name) {
+    const els = form.querySelectorAll(`[name="${name}"]`);
+    let value = "";
+    els.forEach((el) => {
+      if ((el.type === "radio" || el.type === "checkbox") && !el.checked) return;
+      value = el.value;
     });
-    return out;
-  }
-  const one = (name) => (values(name).pop() || "").trim();
-
-  function yuanToFen(text) {
-    const [whole, frac = ""] = text.split(".");
-    return parseInt(whole, 10) * 100 + parseInt((frac + "00").slice(0, 2), 10);
+    return String(value).trim();
   }
 
-  function timestamp(text, end) {
-    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
-    if (!m) return text;
-    const utc = Date.UTC(+m[1], +m[2] - 1, +m[3], end ? 23 : 0, end ? 59 : 0, end ? 59 : 0);
-    return utc / 1000 - spec.utcOffset;
-  }
-
-  function valueOf(field) {
-    const text = one(field.name);
-    switch (field.kind) {
-      case "str":
-        return text || null;
-      case "int":
-        return text ? (INT.test(text) ? parseInt(text, 10) : text) : null;
-      case "yuan":
-        return text ? (YUAN.test(text) ? yuanToFen(text) : text) : null;
-      case "notbool":
-        return !["on", "true", "1"].includes(text);
-      case "multi": {
-        const list = values(field.name).filter((v) => v.trim());
-        return list.length ? list : null;
-      }
-      case "int_multi": {
-        const list = values(field.name).filter((v) => v.trim());
-        return list.length ? list.map((v) => (INT.test(v) ? parseInt(v, 10) : v)) : null;
-      }
-      case "date_begin":
-      case "date_end":
-        return text ? timestamp(text, field.kind === "date_end") : null;
-      case "time_limit":
-        return timeLimit(values(field.name));
-      default:
-        return null;
-    }
-  }
-
-  function timeLimit(days) {
-    if (!days.length) return null;
-    const begin = one("time_begin");
-    const end = one("time_end");
-    return days.map((day) => {
-      const entry = { type: day };
-      if (day !== "HOLIDAY") {
-        for (const [prefix, text] of [["begin", begin], ["end", end]]) {
-          const m = HHMM.exec(text);
-          if (m) {
-            entry[`${prefix}_hour`] = parseInt(m[1], 10);
-            entry[`${prefix}_minute`] = parseInt(m[2], 10);
-          } else if (text) {
-            entry[`${prefix}_hour`] = text;
-          }
-        }
-      }
-      return entry;
-    });
-  }
-
-  function setPath(obj, path, value) {
-    const keys = path.split(".");
-    let node = obj;
-    keys.slice(0, -1).forEach((key, i) => {
-      const k = /^\d+$/.test(key) ? parseInt(key, 10) : key;
-      if (node[k] === undefined || node[k] === null) node[k] = /^\d+$/.test(keys[i + 1]) ? [] : {};
-      node = node[k];
-    });
-    const last = keys[keys.length - 1];
-    node[/^\d+$/.test(last) ? parseInt(last, 10) : last] = value;
-  }
-
-  function prune(node) {
-    if (Array.isArray(node)) {
-      const kept = node.filter(
-        (v) => v !== undefined && v !== null && !(typeof v === "object" && Object.keys(v).length === 0)
-      );
-      node.length = 0;
-      kept.forEach((v) => node.push(v));
-      node.forEach(prune);
-    } else if (node && typeof node === "object") {
-      Object.values(node).forEach(prune);
-    }
-  }
-
-  function buildCard() {
-    const type = (one("card_type") || "CASH").toUpperCase();
-    const t = type.toLowerCase();
-    const card = {};
-    for (const [path, value] of Object.entries(spec.constants)) setPath(card, path.replace("{t}", t), value);
-    for (const field of spec.fields) {
-      if (field.only && field.only !== type) continue;
-      const path = field.path.replace("{t}", t);
-      if (field.kind === "consume_share") {
-        const choice = one(field.name);
-        if (choice === "self") setPath(card, `${path}.consume_share_self_num`, 1);
-        if (choice === "other") {
-          setPath(card, `${path}.consume_share_card_list`, [{ card_id: one("consume_share_card"), num: 1 }]);
-        }
-        continue;
-      }
-      const value = field.name === "card_type" ? type : valueOf(field);
-      if (value !== null && value !== undefined) setPath(card, path, value);
-    }
-    prune(card);
-    return { card, type };
-  }
-
-  // --- showing fields of the chosen type -------------------------------------------
+  // --- the fields of the chosen type ----------------------------------------------
   function showFieldsOf(type) {
-    for (const field of spec.fields) {
-      if (!field.only) continue;
-      form.querySelectorAll(`.field-${field.name}`).forEach((row) => {
-        row.hidden = field.only !== type;
+    for (const [name, only] of Object.entries(typeFields)) {
+      form.querySelectorAll(`.field-${name}`).forEach((row) => {
+        row.hidden = only !== type;
       });
     }
   }
 
   // --- errors on their fields --------------------------------------------------------
-  function fieldFor(path) {
-    const parts = path.split(".");
-    while (parts.length) {
-      const name = spec.errorFields[parts.join(".")];
-      if (name) return name;
-      parts.pop();
-    }
-    return null;
+  function rowOf(name) {
+    const box = form.querySelector(`.fieldBox.field-${name}`) || form.querySelector(`.form-row.field-${name}`);
+    if (!box) return null;
+    // A field sharing its line with others (the two dates) shows its error under the
+    // whole line, not squeezed inside its own column.
+    const row = box.classList.contains("fieldBox") ? box.closest(".form-row") : box;
+    return { box, row };
   }
 
-  function showErrors(errors) {
-    form.querySelectorAll(".live-error").forEach((el) => el.remove());
-    form.querySelectorAll(".has-live-error").forEach((el) => el.classList.remove("has-live-error"));
-    const general = [];
-    const shown = new Set();
-    for (const [path, messages] of Object.entries(errors)) {
-      const name = path ? fieldFor(path) : null;
-      const box = name && (form.querySelector(`.fieldBox.field-${name}`) || form.querySelector(`.form-row.field-${name}`));
-      if (!box || box.hidden) {
-        general.push(...messages);
+  function showErrors(answer) {
+    $$(".live-error").forEach((el) => el.remove());
+    $$(".has-live-error").forEach((el) => el.classList.remove("has-live-error"));
+    const fieldErrors = answer.field_errors || {};
+    const general = [...(answer.general_errors || [])];
+    let shown = 0;
+    let pending = 0;
+    for (const [name, message] of Object.entries(fieldErrors)) {
+      const place = rowOf(name);
+      if (!place || place.box.hidden || place.row.hidden) {
+        general.push(message);
         continue;
       }
-      if (shown.has(name)) continue;
-      shown.add(name);
+      if (fresh && !touched.has(name)) {
+        pending += 1;
+        continue;
+      }
       const list = document.createElement("ul");
       list.className = "errorlist live-error";
       list.dataset.errorFor = name;
       const item = document.createElement("li");
-      item.textContent = messages[0];
+      const label = place.box !== place.row ? place.box.querySelector("label") : null;
+      item.textContent = label ? `${label.textContent.replace(/[:：]\s*$/, "")}: ${message}` : message;
       list.appendChild(item);
-      box.classList.add("has-live-error");
-      box.appendChild(list);
+      place.box.classList.add("has-live-error");
+      place.row.appendChild(list);
+      shown += 1;
     }
+    const visibleGeneral = fresh && touched.size === 0 ? [] : general;
     const box = $("[data-preview-errors]");
-    const count = Object.keys(errors).length;
+    const count = shown + visibleGeneral.length;
     box.hidden = count === 0;
     box.dataset.count = String(count);
-    box.title = general.join("\n");
-    if (general.length) box.textContent = general.join(" ");
-    $("[data-preview-ok]").hidden = count !== 0;
+    $("[data-preview-general]").textContent = visibleGeneral.join(" ");
+    $("[data-preview-ok]").hidden = count !== 0 || pending !== 0 || general.length !== 0;
   }
 
   // --- drawing the coupon ------------------------------------------------------------
@@ -199,10 +92,10 @@ function startCardEditor() {
     $("[data-preview-summary]").textContent = answer.summary || "—";
     $("[data-preview-usage]").textContent = answer.usage_note || "—";
     $("[data-preview-unit]").textContent = answer.unit_price;
+    $("[data-preview-unit-short]").textContent = answer.unit_price;
     $("[data-preview-price]").textContent = answer.price === null ? "—" : answer.price;
     $("[data-preview-brand]").textContent = one("brand_name");
-    const coupon = $("[data-preview-coupon]");
-    coupon.style.background = answer.color_hex || "#8f959e";
+    $("[data-preview-coupon]").style.background = answer.color_hex || "#8f959e";
     const logo = $("[data-preview-logo]");
     const logoUrl = one("logo_url");
     logo.hidden = !logoUrl;
@@ -210,7 +103,7 @@ function startCardEditor() {
     const begin = one("begin_date");
     const end = one("end_date");
     $("[data-preview-validity]").textContent = begin && end ? `${begin} – ${end}` : "";
-    showErrors(answer.errors || {});
+    showErrors(answer);
   }
 
   // --- asking the server ---------------------------------------------------------------
@@ -219,18 +112,22 @@ function startCardEditor() {
   let inflight = null;
 
   async function refresh() {
-    const { card, type } = buildCard();
-    showFieldsOf(type);
+    showFieldsOf(one("card_type") || "CASH");
     const mySeq = ++seq;
     if (inflight) inflight.abort();
     inflight = new AbortController();
+    const url = new URL(root.dataset.previewUrl, window.location.href);
     const quantity = $("[data-preview-quantity]").value.trim();
-    const url = root.dataset.previewUrl + (INT.test(quantity) ? `?quantity=${quantity}` : "");
+    if (/^\d+$/.test(quantity)) url.searchParams.set("quantity", quantity);
+    const body = new URLSearchParams();
+    for (const [name, value] of new FormData(form)) {
+      if (typeof value === "string" && name !== "csrfmiddlewaretoken") body.append(name, value);
+    }
     try {
       const response = await fetch(url, {
         method: "POST",
-        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
-        body: JSON.stringify({ card }),
+        headers: { "X-CSRFToken": csrf, Accept: "application/json" },
+        body,
         signal: inflight.signal,
         credentials: "same-origin",
       });
@@ -243,7 +140,9 @@ function startCardEditor() {
     }
   }
 
-  function schedule() {
+  function schedule(event) {
+    const name = event && event.target && event.target.name;
+    if (name) touched.add(name === "time_begin" || name === "time_end" ? "time_limit_days" : name);
     root.dataset.lastInputAt = String(performance.now());
     clearTimeout(timer);
     timer = setTimeout(refresh, DEBOUNCE_MS);
@@ -272,6 +171,7 @@ function startCardEditor() {
       thumb.hidden = false;
       status.textContent = "✓";
       status.classList.remove("bad");
+      touched.add(name);
       schedule();
     } else {
       status.textContent = answer.message || response.statusText;
@@ -280,12 +180,24 @@ function startCardEditor() {
     input.value = "";
   }
 
+  // --- the preview on phones: folded on top, opened with a tap -------------------------
+  const preview = $("[data-preview]");
+  const toggle = $("[data-preview-toggle]");
+  toggle.addEventListener("click", () => {
+    const open = preview.classList.toggle("is-open");
+    toggle.setAttribute("aria-expanded", String(open));
+  });
+
   form.addEventListener("input", schedule);
   form.addEventListener("change", (event) => {
     if (event.target.matches("[data-upload-for]")) upload(event.target);
-    else schedule();
+    else schedule(event);
   });
-  $("[data-preview-quantity]").addEventListener("input", schedule);
+  form.addEventListener("submit", () => {
+    // Submitting shows every error the server finds (a new page renders them).
+    clearTimeout(timer);
+  });
+  $("[data-preview-quantity]").addEventListener("input", () => schedule());
   refresh();
 }
 

@@ -1,5 +1,14 @@
-// Live parts of the coin pages: poll a JSON URL and show what it says, and count a
-// quote's seconds down. The server decides every state; this only draws it.
+// Live parts of pages where a user waits for WeChat: poll a small JSON URL and show
+// what it says, and count a quote's seconds down. The server decides every state and
+// every number; this file only draws them. No inline scripts (CSP).
+//
+//   data-live-url="…" data-interval="ms"   the JSON to poll, how often
+//   data-final="a b" data-linger="n"        stop n reads after one of these statuses
+//   data-bind="path.in.json"                element text = that value
+//   data-show-when="a b"                    shown only in these statuses
+//   data-show-unless-zero="path"            shown only while that value is not 0
+//   data-enable-when="path"                 a button enabled only while that value is true
+//   data-attr-href="path"                   an attribute set from a value (here: href)
 (() => {
   "use strict";
 
@@ -8,16 +17,31 @@
   }
 
   function apply(root, data) {
-    root.dataset.status = data.status;
+    if (data.status !== undefined) root.dataset.status = data.status;
     root.querySelectorAll("[data-bind]").forEach((el) => {
       const value = valueAt(data, el.dataset.bind);
       if (value !== undefined && value !== null) el.textContent = value;
     });
-    root.querySelectorAll("[data-show-when]").forEach((el) => {
-      el.hidden = !el.dataset.showWhen.split(" ").includes(data.status);
+    if (data.status !== undefined) {
+      root.querySelectorAll("[data-show-when]").forEach((el) => {
+        el.hidden = !el.dataset.showWhen.split(" ").includes(data.status);
+      });
+    }
+    root.querySelectorAll("[data-show-unless-zero]").forEach((el) => {
+      const value = valueAt(data, el.dataset.showUnlessZero);
+      if (value !== undefined && value !== null) el.hidden = Number(value) === 0 || value === "";
+    });
+    root.querySelectorAll("[data-enable-when]").forEach((el) => {
+      const value = valueAt(data, el.dataset.enableWhen);
+      if (value !== undefined) el.disabled = !value;
+    });
+    root.querySelectorAll("[data-attr-href]").forEach((el) => {
+      const value = valueAt(data, el.dataset.attrHref);
+      if (value) el.setAttribute("href", value);
     });
     const countdown = root.querySelector("[data-countdown]");
     if (countdown && typeof data.seconds_left === "number") countdown.dataset.secondsLeft = data.seconds_left;
+    root.dataset.liveReads = String(Number(root.dataset.liveReads || "0") + 1);
   }
 
   function start(root) {
