@@ -144,7 +144,7 @@ class Runall:
     def children(self) -> dict[str, int]:
         """The pids of runall's children by name (web, sandbox, worker, beat)."""
         out = subprocess.run(
-            ["ps", "-o", "pid=,args=", "--ppid", str(self.proc.pid)],
+            ["ps", "-ww", "-o", "pid=,args=", "--ppid", str(self.proc.pid)],
             capture_output=True, text=True, check=False,
         ).stdout  # fmt: skip
         found = {}
@@ -177,7 +177,7 @@ class Runall:
     def session_alive(self) -> list[str]:
         """Processes still in runall's session (its children, theirs)."""
         out = subprocess.run(
-            ["ps", "-o", "pid=,args=", "-s", str(self.proc.pid)],
+            ["ps", "-ww", "-o", "pid=,args=", "-s", str(self.proc.pid)],
             capture_output=True, text=True, check=False,
         ).stdout  # fmt: skip
         return [line.strip() for line in out.splitlines() if line.strip()]
@@ -218,8 +218,13 @@ def soak(
     rate: float = 5.0,
     drain: float = 120,
     var_dir: Path | None = None,
+    inspect=None,
 ) -> dict:
-    """Runs the soak; returns its numbers (see the module docstring)."""
+    """Runs the soak; returns its numbers (see the module docstring).
+
+    ``inspect(stack)``, if given, is called once the queue is drained, before
+    runall is stopped (the CI test looks at the files and the log then).
+    """
     stack = Runall(var_dir)
     stack.prepare()
     stack.start()
@@ -262,6 +267,8 @@ def soak(
         done = ran()
     time.sleep(1)  # a late duplicate would show now
     done = ran()
+    if inspect is not None:
+        inspect(stack)
     pids_at_end = stack.children()
     exit_status = stack.stop()
     left_running = stack.session_alive()
