@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -65,7 +65,7 @@ class Child:
     started_at: float = 0.0
     backoff: float = BACKOFF_FIRST
     restart_at: float | None = None
-    restarts: int = field(default=0)
+    restarts: int = 0
 
 
 class Command(BaseCommand):
@@ -115,6 +115,8 @@ class Command(BaseCommand):
         while not stopping:
             now = time.monotonic()
             for child in children:
+                if stopping:  # Ctrl-C reached the children too: not a death
+                    break
                 if child.proc is not None and child.proc.poll() is not None:
                     self._died(child, now)
                 elif child.restart_at is not None and now >= child.restart_at:
