@@ -480,7 +480,7 @@ class Channel(filesystem.Channel):
 
 
 class Transport(filesystem.Transport):
-    """``filesystem://`` for the embedded profile (settings: CELERY_BROKER_TRANSPORT)."""
+    """``filesystem://`` of the embedded profile (registered in portal/celery.py)."""
 
     Channel = Channel
     driver_name = "portal-filesystem"

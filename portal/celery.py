@@ -3,8 +3,16 @@
 import os
 
 from celery import Celery, signals
+from kombu import transport
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+# `filesystem://` (the embedded profile's broker) is portal/broker.py in every
+# process of the portal: kombu's own transport loses and corrupts messages between
+# processes (issue 8 §1). The alias, not `broker_transport`, so that the URL still
+# decides (a redis:// URL is Redis).
+transport.TRANSPORT_ALIASES["filesystem"] = "portal.broker:Transport"
+transport._transport_cache.pop("filesystem", None)
 
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -205,9 +205,9 @@ CACHES["default"].setdefault("KEY_PREFIX", env("CACHE_KEY_PREFIX", default="port
 # --- Celery ------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    # portal/broker.py, not kombu's own filesystem transport (kombu #1551: a worker
-    # read half-written files and died). Every folder it uses is under var/broker.
-    CELERY_BROKER_TRANSPORT = "portal.broker:Transport"
+    # filesystem:// is portal/broker.py here, not kombu's own transport (kombu
+    # #1551: a worker read half-written files and died; portal/celery.py registers
+    # it). Every folder it uses is under var/broker.
     _broker_dir = VAR_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),

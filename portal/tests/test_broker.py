@@ -266,6 +266,18 @@ def test_every_broker_file_is_private_and_nothing_is_written_to_the_cwd(tmp_path
         held.wait()
 
 
+def test_filesystem_urls_are_the_portal_broker():
+    from kombu import Connection
+
+    from portal import broker
+    from portal.celery import app
+
+    assert isinstance(Connection("filesystem://").transport, broker.Transport)
+    if app.conf.broker_url.startswith("filesystem://"):
+        with app.connection_for_write() as conn:
+            assert isinstance(conn.transport, broker.Transport)
+
+
 @pytest.mark.celery_worker
 def test_no_control_folder_is_created_by_a_real_worker(celery_worker_process):
     """The worker's pidbox, gossip and mingle are off: no exchange of theirs on
