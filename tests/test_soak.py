@@ -79,4 +79,5 @@ def test_the_embedded_stack_runs_every_task_exactly_once_and_nothing_dies(tmp_pa
     assert report["healthz_failures"] == 0 and report["publish_errors"] == 0, summary
     assert report["runall_exit_status"] == 0 and report["left_running"] == [], summary
     assert soak.passed(report)
+    assert not (ROOT / "control").exists()  # kombu's old ./control: never again
     shutil.rmtree(tmp_path / "var", ignore_errors=True)
