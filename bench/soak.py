@@ -18,7 +18,7 @@ queue is drained, runall is stopped with SIGTERM, and the script prints:
   /healthz failures, runall's exit status.
 
 Exit status 0 only if nothing was lost, duplicated or unexpected and no child died.
-The CI test tests/test_soak.py runs the same for half a minute.
+The CI test tests/test_soak.py runs the same for 15 s.
 """
 
 from __future__ import annotations
