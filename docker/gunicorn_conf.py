@@ -13,5 +13,7 @@ keepalive = 5
 accesslog = "-"
 # Paths without query strings: WeChat's callbacks and API calls carry secrets there.
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+# …and error lines without them either ("Error handling request /x?…").
+logger_class = "portal.logs.GunicornLogger"
 # The client's IP from the proxy, for the lockout log and the access log.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")

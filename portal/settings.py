@@ -10,8 +10,10 @@ Two profiles (README "Configuration"):
   results and cache; every secret must be given; HTTPS-only cookies and HSTS.
 """
 
+import contextlib
 import os
 import secrets
+import stat
 from pathlib import Path
 
 import environ
@@ -26,7 +28,27 @@ if (BASE_DIR / ".env").exists():
 PORTAL_PROFILE = env("PORTAL_PROFILE", default="embedded")
 PRODUCTION = PORTAL_PROFILE == "production"
 VAR_DIR = Path(env("VAR_DIR", default=str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _keep_private(var_dir: Path) -> None:
+    """``var/`` holds the database (with the sandbox's plaintext secrets), the local
+    secrets and the broker's messages: it is 0700 and what it holds is 0600/0700,
+    including what an older version left world-readable. (runall gives its
+    children umask 077 as well, so what they create starts private.)"""
+    var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for path in (var_dir, *var_dir.iterdir()):
+        try:
+            st = path.lstat()
+            if stat.S_ISLNK(st.st_mode) or st.st_uid != os.getuid():
+                continue
+            private = 0o700 if stat.S_ISDIR(st.st_mode) else 0o600
+            if stat.S_IMODE(st.st_mode) & 0o077:
+                path.chmod(stat.S_IMODE(st.st_mode) & private)
+        except OSError:
+            pass  # not ours to change (a mounted volume): the deployment decides
+
+
+_keep_private(VAR_DIR)
 
 
 def _local_secret(name: str, factory) -> str:
@@ -145,6 +167,11 @@ DATABASES = {
 }
 _db = DATABASES["default"]
 if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # Created 0600 before SQLite first opens it: SQLite gives the -wal and -shm
+    # files the database file's own mode.
+    if _db["NAME"] and _db["NAME"] != ":memory:" and not Path(_db["NAME"]).exists():
+        with contextlib.suppress(OSError):
+            os.close(os.open(_db["NAME"], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock
     # at BEGIN so two processes never deadlock upgrading a read lock; the busy
     # timeout makes a writer wait for the other instead of failing.
@@ -178,18 +205,25 @@ CACHES["default"].setdefault("KEY_PREFIX", env("CACHE_KEY_PREFIX", default="port
 # --- Celery ------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # filesystem:// is portal/broker.py here, not kombu's own transport (kombu
+    # #1551: a worker read half-written files and died; portal/celery.py registers
+    # it). Every folder it uses is under var/broker.
     _broker_dir = VAR_DIR / "broker"
-    for sub in ("queue", "processed"):
-        (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "store_processed": False,
+        "processing_folder": str(_broker_dir / "processing"),
+        "quarantine_folder": str(_broker_dir / "quarantine"),
+        "control_folder": str(_broker_dir / "control"),
+        "tmp_folder": str(_broker_dir / "tmp"),
         # The folder is polled; kombu's default second caps a worker at a couple
         # of tasks a second once its prefetch is full.
         "polling_interval": 0.05,
     }
+    # No pidbox: broadcasts are written to every worker that ever declared a
+    # queue, and nobody removes a dead worker's (runall also passes
+    # --without-gossip --without-mingle --without-heartbeat).
+    CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
     CELERY_RESULT_BACKEND = "django-db"
 else:
     CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL)
@@ -323,15 +357,36 @@ STORAGES = {
 }
 
 # --- Logging: to stderr; secrets are scrubbed by wechat.client before logging.
+# The console handler's filters (portal/logs.py; Celery's handlers get them in
+# portal/celery.py, gunicorn's from runall) hide every query string and demote
+# the routine beat ticks to DEBUG.
+LOG_LEVEL = env("LOG_LEVEL", default="INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "filters": {
+        "no_query_strings": {"()": "portal.logs.NoQueryStrings"},
+        "routine_at_debug": {
+            "()": "portal.logs.RoutineAtDebug",
+            "tasks": sorted({e["task"] for e in CELERY_BEAT_SCHEDULE.values()}),
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["no_query_strings", "routine_at_debug"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own handlers (console when DEBUG, mail_admins) are replaced by
+        # ours: its "Not Found: /path" and server lines pass the same filters.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
         # urllib3 logs whole URLs at DEBUG: WeChat's carry the token or secret.

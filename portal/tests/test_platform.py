@@ -267,3 +267,10 @@ def test_access_logs_never_show_query_strings():
     for fmt in (runall.ACCESS_LOG_FORMAT, sandbox_conf.access_log_format,
                 docker_conf.access_log_format):  # fmt: skip
         assert "%(U)s" in fmt and "%(r)s" not in fmt and "%(q)s" not in fmt
+    # …nor in their error lines: every gunicorn we start logs through the logger
+    # that hides query strings (its behaviour: portal/tests/test_logs.py).
+    commands = runall.Command()._commands(8000, 8001, 1, 1)
+    for name in ("web", "sandbox"):
+        cmd = commands[name]
+        assert cmd[cmd.index("--logger-class") + 1] == "portal.logs.GunicornLogger"
+    assert docker_conf.logger_class == "portal.logs.GunicornLogger"

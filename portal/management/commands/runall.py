@@ -1,33 +1,75 @@
-"""`make run`: the whole product in the foreground, as it deploys.
+"""`make run`: the whole product in the foreground, as it deploys, supervised.
 
 Starts the portal web server (gunicorn + whitenoise), the sandbox as its own web
 process (WeChat is a separate server: a portal worker never waits on itself), a Celery
-worker and Celery beat. Ctrl-C or SIGTERM stops every process it started; if one of
-them dies, the others are stopped too and the exit status says so.
+worker and Celery beat. A child that dies is started again, after a back-off that
+doubles from 1 s to 30 s while it keeps dying and starts over once it has stayed up
+a minute; each death and restart is logged with the child's name and exit status.
+Only Ctrl-C or SIGTERM stops everything: every child gets SIGTERM, stragglers get
+SIGKILL after 15 s, and the command exits 0.
+
+The children run with umask 077: what they create under var/ (the SQLite database
+and its -wal/-shm, the broker's files, the local secrets) is readable by this user
+only (settings.py keeps var/ itself 0700).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from portal.demo import DEMO_PASSWORD
 
+# Paths without query strings: WeChat's carry the access token (sandbox) and the
+# portal's may carry codes (portal/logs.py hides them in the error lines).
 ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 30.0
+# A child that stayed up this long was healthy: its next death restarts it at once.
+STABLE_AFTER = 60.0
+STOP_GRACE = 15.0
 
-ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+
+def _exit_status(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit status {returncode}"
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when runall itself dies (Linux), so a
+    killed runall leaves no server holding its ports."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+
+
+@dataclass
+class Child:
+    name: str
+    cmd: list[str]
+    proc: subprocess.Popen | None = None
+    started_at: float = 0.0
+    backoff: float = BACKOFF_FIRST
+    restart_at: float | None = None
+    restarts: int = 0
 
 
 class Command(BaseCommand):
-    help = "Run web, sandbox, Celery worker and beat in the foreground."
+    help = "Run web, sandbox, Celery worker and beat in the foreground, supervised."
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -44,20 +86,61 @@ class Command(BaseCommand):
     def handle(
         self, *args, port, sandbox_port, web_workers, celery_concurrency, **opts
     ):
-        py = sys.executable
-        env = {
+        self._env = {
             **os.environ,
             "PORT": str(port),
             "SANDBOX_PORT": str(sandbox_port),
             "PYTHONUNBUFFERED": "1",
         }
-        # The access log shows paths without query strings: WeChat's carry the
-        # access token (sandbox) and the portal's may carry codes.
+        children = [
+            Child(name, cmd)
+            for name, cmd in self._commands(
+                port, sandbox_port, web_workers, celery_concurrency
+            ).items()
+        ]
+        stopping = False
+
+        def stop(signum=None, frame=None):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        os.umask(0o077)
+
+        for child in children:
+            self._start(child)
+        announce_by = time.monotonic() + 60
+        announced = False
+        while not stopping:
+            now = time.monotonic()
+            for child in children:
+                if stopping:  # Ctrl-C reached the children too: not a death
+                    break
+                if child.proc is not None and child.proc.poll() is not None:
+                    self._died(child, now)
+                elif child.restart_at is not None and now >= child.restart_at:
+                    child.restarts += 1
+                    self._start(child)
+            if not announced and (self._answers(port) or now > announce_by):
+                self._announce(port, sandbox_port)
+                announced = True
+            time.sleep(0.2 if announced else 0.5)
+        self._shutdown(children)
+        sys.exit(0)
+
+    def _commands(self, port, sandbox_port, web_workers, celery_concurrency):
+        py = sys.executable
+        loglevel = os.environ.get("LOG_LEVEL", "INFO").upper()
         gunicorn = [
-            py, "-m", "gunicorn", "--worker-class", "gthread",
+            py, "-m", "gunicorn", "--worker-class", "gthread", "--no-control-socket",
+            "--logger-class", "portal.logs.GunicornLogger",
             "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT,
         ]  # fmt: skip
-        commands = {
+        # No gossip, mingle, heartbeat or remote control: over the embedded
+        # filesystem broker they are broadcasts nobody cleans up (portal/broker.py).
+        worker_flags = ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+        return {
             "web": gunicorn
             + [
                 "--bind", f"127.0.0.1:{port}",
@@ -74,51 +157,57 @@ class Command(BaseCommand):
                 "sandbox.wsgi:application",
             ],
             "worker": [
-                py, "-m", "celery", "-A", "portal", "worker", "--loglevel", "INFO",
-                "--concurrency", str(celery_concurrency), "--hostname", f"worker-{port}@%h",
+                py, "-m", "celery", "-A", "portal", "worker", "--loglevel", loglevel,
+                "--concurrency", str(celery_concurrency),
+                "--hostname", f"worker-{port}@%h", *worker_flags,
             ],
             "beat": [
-                py, "-m", "celery", "-A", "portal", "beat", "--loglevel", "INFO",
+                py, "-m", "celery", "-A", "portal", "beat", "--loglevel", loglevel,
                 "--pidfile", "",
             ],
         }  # fmt: skip
-        procs: dict[str, subprocess.Popen] = {}
-        stopping = False
 
-        def stop(signum=None, frame=None):
-            nonlocal stopping
-            stopping = True
+    def _log(self, message: str) -> None:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        self.stderr.write(f"{stamp} runall {message}")
+        self.stderr.flush()
 
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
+    def _start(self, child: Child) -> None:
+        child.proc = subprocess.Popen(
+            child.cmd,
+            env=self._env,
+            cwd=settings.BASE_DIR,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+        child.started_at = time.monotonic()
+        child.restart_at = None
+        if child.restarts:
+            self._log(f"{child.name} restarted (pid {child.proc.pid})")
 
-        for name, cmd in commands.items():
-            procs[name] = subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR)
+    def _died(self, child: Child, now: float) -> None:
+        uptime = now - child.started_at
+        if uptime >= STABLE_AFTER:
+            child.backoff = BACKOFF_FIRST
+        delay = child.backoff
+        child.backoff = min(child.backoff * 2, BACKOFF_MAX)
+        child.restart_at = now + delay
+        self._log(
+            f"{child.name} (pid {child.proc.pid}) died: "
+            f"{_exit_status(child.proc.returncode)} after {uptime:.0f} s; "
+            f"restarting in {delay:.0f} s"
+        )
+        child.proc = None
 
-        self._announce(port, sandbox_port, procs, lambda: stopping)
-        exit_code = 0
-        while not stopping:
-            for name, proc in procs.items():
-                if proc.poll() is not None:
-                    self.stderr.write(f"{name} exited with status {proc.returncode}")
-                    exit_code = 1
-                    stopping = True
-                    break
-            time.sleep(0.3)
-        self._shutdown(procs)
-        sys.exit(exit_code)
+    @staticmethod
+    def _answers(port) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                return True
+        except Exception:
+            return False
 
-    def _announce(self, port, sandbox_port, procs, stopping) -> None:
+    def _announce(self, port, sandbox_port) -> None:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not stopping():
-            if any(p.poll() is not None for p in procs.values()):
-                return
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2):
-                    break
-            except Exception:
-                time.sleep(0.5)
         users = "demo_owner, demo_staff, demo_cashier, demo_provider, other_staff"
         self.stdout.write(
             "\n"
@@ -130,14 +219,16 @@ class Command(BaseCommand):
         )
         self.stdout.flush()
 
-    def _shutdown(self, procs: dict[str, subprocess.Popen]) -> None:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for proc in procs.values():
+    def _shutdown(self, children: list[Child]) -> None:
+        running = [c for c in children if c.proc is not None and c.proc.poll() is None]
+        for child in running:
+            with contextlib.suppress(ProcessLookupError):
+                child.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE
+        for child in running:
             try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                child.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                self._log(f"{child.name} did not stop in {STOP_GRACE:.0f} s: SIGKILL")
+                child.proc.kill()
+                child.proc.wait()
