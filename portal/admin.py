@@ -15,7 +15,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import services
-from .admin_base import MerchantScopedAdmin
+from .admin_base import MerchantScopedAdmin, SecretsWriteOnly
 from .models import Membership, Merchant, Provider, ProviderStaff, Store, WeChatEvent
 from .roles import Capability
 from .sites import portal_site
@@ -291,7 +291,9 @@ class OpsMerchantForm(MerchantSettingsForm):
 
 
 @admin.register(Merchant)
-class OpsMerchantAdmin(admin.ModelAdmin):
+class OpsMerchantAdmin(SecretsWriteOnly, admin.ModelAdmin):
+    """The operator onboards merchants and may set their secrets, never read them."""
+
     form = OpsMerchantForm
     list_display = ["name", "appid", "provider", "created_at"]
     list_filter = ["provider"]
@@ -315,7 +317,7 @@ class ProviderStaffInline(admin.TabularInline):
 
 
 @admin.register(Provider)
-class OpsProviderAdmin(admin.ModelAdmin):
+class OpsProviderAdmin(SecretsWriteOnly, admin.ModelAdmin):
     list_display = ["name", "component_appid", "created_at"]
     exclude = ["component_appsecret"]
     inlines = [ProviderStaffInline]
