@@ -1,20 +1,24 @@
-"""/api/cards/: the live preview and image uploads (thin: rules and services do the work)."""
+"""/api/cards/: the live preview and image uploads (thin: rules and services do the work).
+
+Every operation needs the card capability (the router's); ``request.auth`` is the
+tenant (portal.api).
+"""
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import File, Query, Router
+from ninja import File, Query, Status
 from ninja.files import UploadedFile
 
-from portal.api import require
+from portal.api import PortalRouter
 from portal.roles import Capability
 
 from . import rules, services
-from .schemas import ErrorOut, ImageOut, PreviewIn, PreviewOut
+from .schemas import ImageOut, PreviewIn, PreviewOut
 
-router = Router(tags=["cards"])
+router = PortalRouter(tags=["cards"], capability=Capability.CARDS)
 
 
 @router.post("/preview", response=PreviewOut, url_name="cards_preview")
@@ -24,13 +28,13 @@ def preview(request, payload: PreviewIn, quantity: Query[int | None] = None):
 
     Computed by cards/rules.py with this merchant's uploaded images and stores.
     """
-    require(request, Capability.CARDS)
+    merchant = request.auth.merchant
     result = rules.preview(
         {"card": payload.card},
         now=timezone.now(),
         quantity=quantity,
-        is_uploaded=services.uploaded_checker(request.merchant),
-        known_location_ids=services.store_ids(request.merchant),
+        is_uploaded=services.uploaded_checker(merchant),
+        known_location_ids=services.store_ids(merchant),
     )
     return {
         "title": result.title,
@@ -44,12 +48,9 @@ def preview(request, payload: PreviewIn, quantity: Query[int | None] = None):
     }
 
 
-@router.post(
-    "/images", response={201: ImageOut, 400: ErrorOut}, url_name="cards_images"
-)
+@router.post("/images", response={201: ImageOut}, url_name="cards_images")
 def upload_image(request, file: File[UploadedFile]):
     """Upload a card image (JPG or PNG, ≤ 1 MB) to WeChat; answers its URL."""
-    require(request, Capability.CARDS)
     if file.size > services.MAX_IMAGE_BYTES:
         raise ValidationError(
             {
@@ -60,11 +61,11 @@ def upload_image(request, file: File[UploadedFile]):
         )
     try:
         image = services.card_image_upload(
-            merchant=request.merchant,
+            merchant=request.auth.merchant,
             content=file.read(),
             filename=file.name or "image",
             actor=request.user,
         )
     except ValidationError as exc:
         raise ValidationError({"file": exc}) from None
-    return 201, {"id": image.pk, "url": image.wechat_url, "size": image.size}
+    return Status(201, {"id": image.pk, "url": image.wechat_url, "size": image.size})
