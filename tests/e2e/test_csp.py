@@ -1,0 +1,109 @@
+"""The Content-Security-Policy in a real browser: the main pages of the portal, the
+operator's site and the sandbox load and work with no policy violation (scripts
+and styles are files of the site; no inline script, no style attribute)."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from portal.demo import DEMO_PASSWORD
+
+pytestmark = [pytest.mark.e2e]
+
+# Every violation the page reports (init scripts run outside the page's policy).
+RECORD_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`);
+});
+"""
+
+
+@pytest.fixture
+def strict_page(browser):
+    """A page under the site's real policy (the shared ``page`` bypasses it)."""
+    context = browser.new_context(
+        locale="zh-CN", viewport={"width": 1280, "height": 900}
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def _sign_in(page, base, username, password=DEMO_PASSWORD):
+    page.goto(f"{base}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+
+
+def _visit(page, url, console) -> list[str]:
+    console.clear()
+    page.goto(url)
+    page.wait_for_load_state("networkidle")
+    found = page.evaluate("window.__cspViolations || []")
+    return found + [m for m in console if "Content Security Policy" in m]
+
+
+def test_main_pages_raise_no_csp_violation(
+    strict_page, live_server, live_demo, sandbox
+):
+    from playwright.sync_api import expect
+
+    from coins import services as coin_services
+
+    page = strict_page
+    base = live_server.url
+    bistro = live_demo["Demo Bistro"]
+    coin_services.coin_account_activate(merchant=bistro)
+    recharge = coin_services.recharge_create(merchant=bistro, coin_count=10)
+    console: list[str] = []
+    page.on("console", lambda m: console.append(m.text))
+    page.add_init_script(RECORD_VIOLATIONS)
+
+    violations = {}
+    violations["login"] = _visit(page, f"{base}/accounts/login/", console)
+    _sign_in(page, base, "demo_owner")
+    pages = [
+        "/admin/",
+        "/admin/cards/friendcard/",
+        "/admin/cards/friendcard/add/",
+        "/admin/coins/ledgerentry/",
+        "/admin/coins/ledgerentry/?from=2026-02-30",
+        "/admin/coins/stockorder/add/",
+        "/admin/coins/recharge/add/",
+        f"/admin/coins/recharge/{recharge.pk}/change/",
+        f"/admin/portal/merchant/{bistro.pk}/change/",
+        "/admin/portal/store/",
+        "/admin/portal/membership/add/",
+        "/admin/portal/wechatevent/",
+        "/admin/no-such-page/",
+        "/api/docs",
+        "/sandbox/console/",
+        "/sandbox/pay?pr=" + recharge.qrcode_url.split("pr=", 1)[1],
+    ]
+    for path in pages:
+        violations[path] = _visit(page, base + path, console)
+    # The live preview works under the policy (a fetch to the API).
+    page.goto(base + "/admin/cards/friendcard/add/")
+    page.check("input[name=card_type][value=CASH]")
+    page.fill("[name=reduce_cost]", "50")
+    page.fill("[name=least_cost]", "500")
+    expect(page.locator("[data-preview-title]")).to_have_text("全场满500减50")
+    violations["editor typing"] = page.evaluate("window.__cspViolations")
+    # Swagger UI renders from the bundled files.
+    page.goto(base + "/api/docs")
+    page.wait_for_selector(".swagger-ui .opblock", timeout=15_000)
+    violations["swagger"] = page.evaluate("window.__cspViolations")
+
+    get_user_model().objects.create_superuser("csp_root", "", "a-long-enough-pass-91")
+    page.context.clear_cookies()
+    _sign_in(page, base, "csp_root", "a-long-enough-pass-91")
+    for path in ("/ops/", "/ops/portal/merchant/", f"/ops/portal/merchant/{bistro.pk}/change/",
+                 "/ops/auth/user/", "/ops/django_celery_beat/periodictask/add/"):  # fmt: skip
+        violations[path] = _visit(page, base + path, console)
+
+    assert {path: found for path, found in violations.items() if found} == {}
