@@ -107,6 +107,11 @@ def test_no_page_of_either_admin_site_shows_a_secret(demo, login):
     _write_history(clients, demo)
     secrets = _demo_secrets() | {NEW_SECRET, NEW_TOKEN}
     assert NEW_SECRET in secrets and len(secrets) >= 10
+    from django.contrib.admin.models import LogEntry
+
+    history = list(LogEntry.objects.values_list("change_message", "object_repr"))
+    assert len(history) >= 2  # both sites recorded the changes: names, not values
+    assert not [s for s in secrets for row in history if s in "".join(row)]
     pages = _pages(demo)
     shown = {role: 0 for role in clients}
     for role, client in clients.items():

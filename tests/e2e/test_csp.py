@@ -107,3 +107,47 @@ def test_main_pages_raise_no_csp_violation(
         violations[path] = _visit(page, base + path, console)
 
     assert {path: found for path, found in violations.items() if found} == {}
+
+
+def test_ledger_filters_fit_one_line_and_the_table_scrolls_in_its_box(
+    strict_page, live_server, live_demo, screenshots
+):
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from coins.models import LedgerEntry
+
+    page = strict_page
+    bistro = live_demo["Demo Bistro"]
+    LedgerEntry.objects.bulk_create(
+        LedgerEntry(
+            merchant=bistro, order_id=f"phone-{i}", order_type="ORDER_TYPE_WXPAY",
+            status="ORDER_STATUS_SUCC" if i % 3 else "ORDER_STATUS_ROLLBACK",
+            create_time=timezone.now() - timedelta(hours=i), pay_coin_count=Decimal(10),
+            desc="充值券点 · recharge",
+        )
+        for i in range(12)
+    )  # fmt: skip
+    base = live_server.url
+    _sign_in(page, base, "demo_staff")
+    page.goto(base + "/admin/coins/ledgerentry/")
+    tops = page.locator(".ledger-filter").evaluate_all(
+        "els => els.map(e => Math.round(e.getBoundingClientRect().top))"
+    )
+    assert len(tops) == 5 and len(set(tops)) == 1, tops  # one line at 1280 px
+    page.screenshot(path=str(screenshots / "ledger-1280.png"), full_page=True)
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.goto(base + "/admin/coins/ledgerentry/")
+    box = page.locator(".ledger-scroll")
+    inside = box.evaluate(
+        "b => ({scroll: b.scrollWidth, width: b.clientWidth,"
+        " right: b.getBoundingClientRect().right, view: window.innerWidth,"
+        " overflow: getComputedStyle(b).overflowX})"
+    )
+    assert inside["overflow"] == "auto"
+    assert inside["scroll"] > inside["width"]  # the table scrolls…
+    assert inside["right"] <= inside["view"] + 1  # …inside a box that fits the phone
+    assert page.locator("tr.not-counted").count() == 4  # failed recharges marked
+    page.screenshot(path=str(screenshots / "ledger-375.png"), full_page=True)
