@@ -362,6 +362,7 @@ class LedgerFilterForm(forms.Form):
             self.fields[name] = forms.DateField(
                 label=label, required=False, input_formats=["%Y-%m-%d"]
             )
+        self.order_fields(["type", "exclude", "from", "to", "sort"])
 
     def _day(self, name: str) -> date | None:
         value = self.cleaned_data.get(name)
@@ -392,9 +393,8 @@ class LedgerFilterForm(forms.Form):
         def moment(day: date | None, *, next_day: bool = False) -> datetime | None:
             if day is None:
                 return None
-            return timezone.make_aware(datetime.combine(day, time.min)) + timedelta(
-                days=1 if next_day else 0
-            )
+            day += timedelta(days=1 if next_day else 0)  # a local midnight, DST or not
+            return timezone.make_aware(datetime.combine(day, time.min))
 
         return selectors.LedgerFilters(
             order_type=data.get("type") or "",

@@ -47,6 +47,15 @@ def test_every_portal_response_has_the_policy(demo, login):
         assert policy["object-src"] == ["'none'"]
 
 
+def test_card_images_may_come_from_wechat_or_the_sandbox_on_its_own_port(settings):
+    from portal.middleware import content_security_policy
+
+    images = _directives(content_security_policy("http://127.0.0.1:8001/sandbox/"))
+    assert "http://127.0.0.1:8001" in images["img-src"]  # `make run`'s sandbox
+    real = _directives(content_security_policy("https://api.weixin.qq.com/"))
+    assert "https://mmbiz.qpic.cn" in real["img-src"]
+
+
 @pytest.mark.django_db
 def test_the_sandbox_pages_have_the_sandbox_policy(demo, settings):
     response = Client().get("/sandbox/console/")
