@@ -40,7 +40,7 @@ class CurrentMerchantMiddleware:
 
 
 # --- Content-Security-Policy ---------------------------------------------------------
-# Scripts and styles are the portal's own files (no inline <script>, no style
+# Scripts and styles are the portal's own files (no inline script element, no style
 # attributes); images are ours, data: URIs (QR codes, the admin's icons) and the
 # card images WeChat hosts (uploadimg answers mmbiz.qpic.cn URLs; in the sandbox,
 # its own host); nothing may frame a portal page or post a form elsewhere.

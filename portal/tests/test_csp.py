@@ -91,3 +91,16 @@ def test_no_template_has_an_inline_script_style_attribute_or_handler():
             if pattern.search(text):
                 offenders.append(f"{path.relative_to(settings.BASE_DIR)}: {name}")
     assert offenders == []
+
+
+def test_no_python_code_writes_a_style_attribute_or_an_inline_script():
+    """HTML built in Python (format_html in admin displays) follows the policy too."""
+    offenders = []
+    for app in ("portal", "cards", "coins", "redemption", "sandbox", "wechat"):
+        for path in sorted((Path(settings.BASE_DIR) / app).rglob("*.py")):
+            if "tests" in path.parts or "migrations" in path.parts:
+                continue
+            text = path.read_text()
+            if re.search(r"""\sstyle=\\?["']""", text) or "<script>" in text:
+                offenders.append(str(path.relative_to(settings.BASE_DIR)))
+    assert offenders == []

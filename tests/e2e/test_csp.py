@@ -32,6 +32,27 @@ def strict_page(browser):
     context.close()
 
 
+def _approved_card(demo, sandbox):
+    from cards import services as card_services
+    from cards.tests.conftest import cash_card, png
+    from coins.tests.conftest import process_events
+
+    merchant = demo["Demo Bistro"]
+    logo, pic = (
+        card_services.card_image_upload(merchant=merchant, content=png(), filename=n)
+        for n in ("logo.png", "dish.png")
+    )
+    card = card_services.card_submit(
+        card=card_services.card_draft_save(
+            merchant=merchant, definition=cash_card(logo.wechat_url, pic.wechat_url)
+        )
+    )
+    sandbox.control("POST", f"cards/{card.card_id}/review", json={"approve": True})
+    process_events()
+    card.refresh_from_db()
+    return card
+
+
 def _sign_in(page, base, username, password=DEMO_PASSWORD):
     page.goto(f"{base}/accounts/login/")
     page.fill("#id_username", username)
@@ -60,6 +81,8 @@ def test_main_pages_raise_no_csp_violation(
     bistro = live_demo["Demo Bistro"]
     coin_services.coin_account_activate(merchant=bistro)
     recharge = coin_services.recharge_create(merchant=bistro, coin_count=10)
+    card = _approved_card(live_demo, sandbox)
+    order = coin_services.stock_order_quote(merchant=bistro, card=card, quantity=10)
     console: list[str] = []
     page.on("console", lambda m: console.append(m.text))
     page.add_init_script(RECORD_VIOLATIONS)
@@ -74,6 +97,11 @@ def test_main_pages_raise_no_csp_violation(
         "/admin/coins/ledgerentry/",
         "/admin/coins/ledgerentry/?from=2026-02-30",
         "/admin/coins/stockorder/add/",
+        "/admin/coins/stockorder/",
+        f"/admin/coins/stockorder/{order.pk}/change/",
+        "/admin/coins/recharge/",
+        f"/admin/cards/friendcard/{card.pk}/change/",
+        f"/admin/cards/friendcard/{card.pk}/history/",
         "/admin/coins/recharge/add/",
         f"/admin/coins/recharge/{recharge.pk}/change/",
         f"/admin/portal/merchant/{bistro.pk}/change/",
