@@ -109,6 +109,7 @@ def test_main_pages_raise_no_csp_violation(
         "/admin/portal/membership/add/",
         "/admin/portal/wechatevent/",
         "/admin/no-such-page/",
+        "/redemption/",
         "/api/docs",
         "/sandbox/console/",
         "/sandbox/pay?pr=" + recharge.qrcode_url.split("pr=", 1)[1],
