@@ -9,7 +9,9 @@
    number of getorder calls each made. Everything runs as `make run` runs it: the
    sandbox and the portal under gunicorn, a Celery worker and Celery beat.
 2. LEDGER_ROWS ledger rows for one merchant: median time of a filtered, sorted page
-   (keyset, no COUNT) over random filters and positions (target ≤ 30 ms).
+   (keyset, no COUNT) over random filters and positions (target ≤ 30 ms), and of the
+   same page with its running balance (one aggregate over the rows before the page:
+   it grows with the ledger; no target yet).
 """
 
 from __future__ import annotations
