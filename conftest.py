@@ -215,6 +215,13 @@ class SandboxHandle:
         self.http = requests.Session()
 
     def control(self, method: str, path: str, **kwargs):
+        # The control API takes only JSON POSTs (415 otherwise), bodyless too; and
+        # the token when the environment sets one (sandbox.security).
+        if method.upper() == "POST" and "json" not in kwargs and "data" not in kwargs:
+            kwargs["json"] = {}
+        token = os.environ.get("SANDBOX_CONTROL_TOKEN")
+        if token:
+            kwargs.setdefault("headers", {})["Authorization"] = f"Bearer {token}"
         response = self.http.request(
             method, self.base_url + "control/" + path, **kwargs
         )

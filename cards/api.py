@@ -1,21 +1,25 @@
-"""/api/cards/: the live preview and image uploads (thin: rules and services do the work)."""
+"""/api/cards/: the live preview and image uploads (thin: rules and services do the work).
+
+Every operation needs the card capability (the router's); ``request.auth`` is the
+tenant (portal.api).
+"""
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import File, Query, Router
+from ninja import File, Query, Status
 from ninja.files import UploadedFile
 
-from portal.api import require
+from portal.api import PortalRouter
 from portal.roles import Capability
 
 from . import editor, rules, services
 from .models import FriendCard
-from .schemas import EditorPreviewOut, ErrorOut, ImageOut, PreviewIn, PreviewOut
+from .schemas import EditorPreviewOut, ImageOut, PreviewIn, PreviewOut
 
-router = Router(tags=["cards"])
+router = PortalRouter(tags=["cards"], capability=Capability.CARDS)
 
 
 @router.post("/preview", response=PreviewOut, url_name="cards_preview")
@@ -25,8 +29,7 @@ def preview(request, payload: PreviewIn, quantity: Query[int | None] = None):
 
     Computed by cards/rules.py with this merchant's uploaded images and stores.
     """
-    require(request, Capability.CARDS)
-    return _preview(request, payload.card, quantity)
+    return _preview(request.auth.merchant, payload.card, quantity)
 
 
 @router.post("/preview/form", response=EditorPreviewOut, url_name="cards_preview_form")
@@ -38,11 +41,11 @@ def preview_form(
     only form → JSON step — in the merchant's time zone. ``card`` is the card being
     edited: once at WeChat, its type, value, brand and thresholds are its own.
     Errors come keyed by JSON path and by editor field."""
-    require(request, Capability.CARDS)
+    merchant = request.auth.merchant
     stored = None
     if card is not None:
         found = (
-            FriendCard.objects.filter(merchant=request.merchant, pk=card)
+            FriendCard.objects.filter(merchant=merchant, pk=card)
             .only("definition", "card_id")
             .first()
         )
@@ -50,20 +53,20 @@ def preview_form(
     definition = editor.build_card(
         request.POST, time_zone=timezone.get_current_timezone_name(), stored=stored
     )
-    answer = _preview(request, definition, quantity)
+    answer = _preview(merchant, definition, quantity)
     answer["field_errors"], answer["general_errors"] = editor.errors_for_fields(
         answer["errors"]
     )
     return answer
 
 
-def _preview(request, card, quantity) -> dict:
+def _preview(merchant, card, quantity) -> dict:
     result = rules.preview(
         {"card": card},
         now=timezone.now(),
         quantity=quantity,
-        is_uploaded=services.uploaded_checker(request.merchant),
-        known_location_ids=services.store_ids(request.merchant),
+        is_uploaded=services.uploaded_checker(merchant),
+        known_location_ids=services.store_ids(merchant),
     )
     return {
         "title": result.title,
@@ -77,12 +80,9 @@ def _preview(request, card, quantity) -> dict:
     }
 
 
-@router.post(
-    "/images", response={201: ImageOut, 400: ErrorOut}, url_name="cards_images"
-)
+@router.post("/images", response={201: ImageOut}, url_name="cards_images")
 def upload_image(request, file: File[UploadedFile]):
     """Upload a card image (JPG or PNG, ≤ 1 MB) to WeChat; answers its URL."""
-    require(request, Capability.CARDS)
     if file.size > services.MAX_IMAGE_BYTES:
         raise ValidationError(
             {
@@ -93,11 +93,11 @@ def upload_image(request, file: File[UploadedFile]):
         )
     try:
         image = services.card_image_upload(
-            merchant=request.merchant,
+            merchant=request.auth.merchant,
             content=file.read(),
             filename=file.name or "image",
             actor=request.user,
         )
     except ValidationError as exc:
         raise ValidationError({"file": exc}) from None
-    return 201, {"id": image.pk, "url": image.wechat_url, "size": image.size}
+    return Status(201, {"id": image.pk, "url": image.wechat_url, "size": image.size})

@@ -33,9 +33,3 @@ class ImageOut(Schema):
     id: int
     url: str
     size: int
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
-    field: str | None = None

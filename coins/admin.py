@@ -1,11 +1,20 @@
 """Coins in the merchant admin: buy stock (quote → confirm with a live countdown),
 recharge by WeChat Pay QR code (status live), the ledger with WeChat's filters, CSV
-export and the reconciliation with WeChat's balance. Views are thin: services decide."""
+export and the reconciliation with WeChat's balance. Views are thin: services decide.
+
+Every view these admins write themselves (custom views and the standard views they
+replace) goes through one guard, ``coin_view``: it names the Django permission hook
+each HTTP method needs ("view", "add" or "act": the role's coin capability) and
+refuses any other method, so no view skips the permission or the capability check.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from functools import wraps
 
 import qrcode
 import qrcode.image.svg
@@ -16,6 +25,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import (
     Http404,
     HttpResponse,
+    HttpResponseNotAllowed,
     HttpResponseRedirect,
     StreamingHttpResponse,
 )
@@ -23,7 +33,6 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_date
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -79,9 +88,36 @@ class RechargeForm(forms.Form):
             raise ValidationError(exc.message_dict["coin_count"]) from None
 
 
+def coin_view(**needs: str):
+    """Guard of every view a coin admin writes itself: ``GET="view", POST="act"``
+    names, per HTTP method, the permission hook that must allow the request
+    (``has_view_permission``, ``has_add_permission`` or ``has_act_permission``);
+    another method is 405. Custom views are also wrapped in ``admin_view`` (sign-in,
+    the site's own permission) by ``get_urls``."""
+    needs = {method.upper(): need for method, need in needs.items()}
+    if "GET" in needs:
+        needs.setdefault("HEAD", needs["GET"])
+
+    def decorator(method):
+        @wraps(method)
+        def view(self, request, *args, **kwargs):
+            need = needs.get(request.method)
+            if need is None:
+                return HttpResponseNotAllowed(sorted(needs))
+            if not self.allows(request, need):
+                raise PermissionDenied
+            return method(self, request, *args, **kwargs)
+
+        view.coin_view_needs = needs
+        return view
+
+    return decorator
+
+
 class CoinsAdmin(MerchantScopedAdmin):
     change_capability = Capability.COINS
     view_capability = Capability.COINS
+    act_capability = Capability.COINS
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # states move only through the services
@@ -89,16 +125,23 @@ class CoinsAdmin(MerchantScopedAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
+    def has_act_permission(self, request) -> bool:
+        """May buy stock, recharge, sync: the role's coin capability."""
+        return self._can(request, self.act_capability)
+
+    def allows(self, request, need: str) -> bool:
+        return {
+            "view": self.has_view_permission,
+            "add": self.has_add_permission,
+            "act": self.has_act_permission,
+        }[need](request)
+
     def _context(self, request, **extra):
         return {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             **extra,
         }
-
-    def _require(self, request):
-        if not self._can(request, Capability.COINS):
-            raise PermissionDenied
 
 
 @admin.register(StockOrder, site=portal_site)
@@ -119,9 +162,9 @@ class StockOrderAdmin(CoinsAdmin):
             *super().get_urls(),
         ]  # fmt: skip
 
+    @coin_view(GET="add", POST="add")
     def add_view(self, request, form_url="", extra_context=None):
         """Buy stock: a card and a number of units → WeChat's 60-second quote."""
-        self._require(request)
         initial = {
             "card": request.GET.get("card"),
             "quantity": request.GET.get("quantity", ""),
@@ -151,6 +194,7 @@ class StockOrderAdmin(CoinsAdmin):
                           **_activation(request, needs_account)),
         )  # fmt: skip
 
+    @coin_view(GET="view")
     def change_view(self, request, object_id, form_url="", extra_context=None):
         order = self.get_object(request, object_id)
         shortfall = services.shortfall(order=order)
@@ -165,12 +209,12 @@ class StockOrderAdmin(CoinsAdmin):
                     order.events.select_related("actor", "stock_order")[:20]
                 ),
                 status_url=reverse("api:coins_stock_order", args=[order.pk]),
-                can_act=self._can(request, Capability.COINS),
+                can_act=self.has_act_permission(request),
             ),
         )  # fmt: skip
 
+    @coin_view(GET="view", POST="act")
     def confirm_view(self, request, object_id):
-        self._require(request)
         order = self.get_object(request, object_id)
         if request.method == "POST":
             order = services.stock_order_confirm_request(
@@ -180,8 +224,8 @@ class StockOrderAdmin(CoinsAdmin):
                 messages.error(request, display.stock_order_message(order))
         return redirect("admin:coins_stockorder_change", order.pk)
 
+    @coin_view(GET="view", POST="act")
     def requote_view(self, request, object_id):
-        self._require(request)
         order = self.get_object(request, object_id)
         if request.method != "POST":
             return redirect("admin:coins_stockorder_change", order.pk)
@@ -194,8 +238,8 @@ class StockOrderAdmin(CoinsAdmin):
             return redirect("admin:coins_stockorder_change", order.pk)
         return redirect("admin:coins_stockorder_change", new.pk)
 
+    @coin_view(GET="view", POST="act")
     def activate_view(self, request):
-        self._require(request)
         if request.method == "POST":
             try:
                 account = services.coin_account_activate(
@@ -261,9 +305,9 @@ class RechargeAdmin(CoinsAdmin):
             *super().get_urls(),
         ]
 
+    @coin_view(GET="add", POST="add")
     def add_view(self, request, form_url="", extra_context=None):
         """Recharge coins: an amount → a WeChat Pay order and its QR code."""
-        self._require(request)
         form = RechargeForm(
             request.POST or None, initial={"coin_count": request.GET.get("coins", "")}
         )
@@ -285,6 +329,7 @@ class RechargeAdmin(CoinsAdmin):
                           **_activation(request, needs_account)),
         )  # fmt: skip
 
+    @coin_view(GET="view")
     def change_view(self, request, object_id, form_url="", extra_context=None):
         recharge = self.get_object(request, object_id)
         svg = qrcode.make(
@@ -302,6 +347,7 @@ class RechargeAdmin(CoinsAdmin):
             ),
         )  # fmt: skip
 
+    @coin_view(GET="view")
     def qr_png_view(self, request, object_id):
         recharge = self.get_object(request, object_id)
         if not recharge.qrcode_url:
@@ -335,6 +381,107 @@ def _sandbox_pay_url(qrcode_url: str) -> str | None:
     return f"{base}pay?pr={qrcode_url.split('pr=', 1)[1]}"
 
 
+# --- the ledger ------------------------------------------------------------------------
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+
+
+class LedgerFilterForm(forms.Form):
+    """The ledger's filters, from the query string: a bad value is a field error
+    (words on the field, status 400), never a server error."""
+
+    type = forms.ChoiceField(label=gettext_lazy("Type"), required=False)
+    exclude = forms.ChoiceField(label=gettext_lazy("Leave out status"), required=False)
+    sort = forms.ChoiceField(
+        label=gettext_lazy("Order"),
+        required=False,
+        choices=[
+            ("desc", gettext_lazy("Newest first")),
+            ("asc", gettext_lazy("Oldest first")),
+        ],
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["type"].choices = [
+            ("", _("All")),
+            *LedgerEntry.OrderType.choices,
+        ]
+        self.fields["exclude"].choices = [("", "—"), *LedgerEntry.OrderStatus.choices]
+        # "from" is a Python keyword: the field is added by name.
+        for name, label in (("from", _("From")), ("to", _("To"))):
+            self.fields[name] = forms.DateField(
+                label=label, required=False, input_formats=["%Y-%m-%d"]
+            )
+        self.order_fields(["type", "exclude", "from", "to", "sort"])
+
+    def _day(self, name: str) -> date | None:
+        value = self.cleaned_data.get(name)
+        if value is not None and not FIRST_DAY <= value <= LAST_DAY:
+            raise ValidationError(
+                _("Give a day between %(first)s and %(last)s.")
+                % {"first": FIRST_DAY.isoformat(), "last": LAST_DAY.isoformat()}
+            )
+        return value
+
+    def clean_from(self):
+        return self._day("from")
+
+    def clean_to(self):
+        return self._day("to")
+
+    def clean(self):
+        data = super().clean()
+        begin, end = data.get("from"), data.get("to")
+        if begin and end and end < begin:
+            self.add_error("to", _("The end date is before the start date."))
+        return data
+
+    def filters(self) -> selectors.LedgerFilters:
+        """The selector's filters; days are whole days in the current time zone."""
+        data = self.cleaned_data
+
+        def moment(day: date | None, *, next_day: bool = False) -> datetime | None:
+            if day is None:
+                return None
+            day += timedelta(days=1 if next_day else 0)  # a local midnight, DST or not
+            return timezone.make_aware(datetime.combine(day, time.min))
+
+        return selectors.LedgerFilters(
+            order_type=data.get("type") or "",
+            exclude_status=data.get("exclude") or "",
+            begin=moment(data.get("from")),
+            end=moment(data.get("to"), next_day=True),
+            ascending=data.get("sort") == "asc",
+        )
+
+
+def _signed(value: Decimal) -> str:
+    """+ credit, − debit (a true minus sign), two decimals; 0 unsigned."""
+    if not value:
+        return "0.00"
+    return f"{value:+.2f}".replace("-", "\u2212")
+
+
+def _display(line: selectors.LedgerLine) -> dict:
+    return {
+        "line": line,
+        "entry": line.entry,
+        "free": _signed(line.free) if line.free else "",
+        "pay": _signed(line.pay) if line.pay else "",
+        "balance": "" if line.balance is None else f"{line.balance:.2f}",
+    }
+
+
+CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value) -> str:
+    """A text cell Excel will not run as a formula (OWASP: CSV injection): a cell
+    starting with = + - @, a tab or a carriage return gets a leading apostrophe."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(CSV_FORMULA_START) else text
+
+
 @admin.register(LedgerEntry, site=portal_site)
 class LedgerEntryAdmin(CoinsAdmin):
     """WeChat's coin ledger, kept locally: keyset pages, filters, CSV, reconciliation."""
@@ -355,80 +502,106 @@ class LedgerEntryAdmin(CoinsAdmin):
             *super().get_urls(),
         ]
 
-    def _filters(self, request) -> selectors.LedgerFilters:
-        def day(name):
-            value = parse_date(request.GET.get(name, "") or "")
-            if value is None:
-                return None
-            moment = timezone.make_aware(
-                timezone.datetime.combine(value, timezone.datetime.min.time())
-            )
-            return moment + timezone.timedelta(days=1) if name == "to" else moment
-
-        order_type = request.GET.get("type", "")
-        exclude = request.GET.get("exclude", "")
-        return selectors.LedgerFilters(
-            order_type=order_type if order_type in LedgerEntry.OrderType.values else "",
-            exclude_status=exclude if exclude in LedgerEntry.OrderStatus.values else "",
-            begin=day("from"), end=day("to"), ascending=request.GET.get("sort") == "asc",
-        )  # fmt: skip
-
-    def changelist_view(self, request, extra_context=None):
-        self._require(request)
-        filters = self._filters(request)
-        rows, next_cursor = selectors.ledger_page(
-            merchant=request.merchant,
-            filters=filters,
-            after=request.GET.get("after", ""),
-        )
+    def _page(self, request, form, *, status=200, rows=(), next_query=None, error=""):
+        merchant = request.merchant
         query = request.GET.copy()
         query.pop("after", None)
-        next_query = None
-        if next_cursor:
-            following = query.copy()
-            following["after"] = next_cursor
-            next_query = following.urlencode()
+        filtered = form.is_bound and any(request.GET.get(k) for k in form.fields)
         return TemplateResponse(
             request, "coins/ledger.html",
             self._context(
-                request, title=_("Coin ledger"), rows=rows, filters=filters,
-                params=request.GET, next_query=next_query, base_query=query.urlencode(),
-                order_types=LedgerEntry.OrderType.choices,
-                statuses=LedgerEntry.OrderStatus.choices,
-                account=CoinAccount.objects.filter(merchant=request.merchant).first(),
+                request, title=_("Coin ledger"), form=form, error=error,
+                lines=[_display(line) for line in rows], next_query=next_query,
+                base_query=query.urlencode(), filtered=filtered,
+                empty=not rows and selectors.ledger_is_empty(merchant=merchant),
+                account=CoinAccount.objects.filter(merchant=merchant).first(),
+                can_act=self.has_act_permission(request),
+                time_zone=timezone.get_current_timezone_name(),
             ),
+            status=status,
         )  # fmt: skip
 
-    def export_view(self, request):
-        self._require(request)
-        rows = selectors.ledger_queryset(
-            merchant=request.merchant, filters=self._filters(request)
-        )
+    @coin_view(GET="view")
+    def changelist_view(self, request, extra_context=None):
+        form = LedgerFilterForm(request.GET)
+        if not form.is_valid():
+            return self._page(request, form, status=400)
+        filters = form.filters()
+        try:
+            rows, next_cursor = selectors.ledger_page(
+                merchant=request.merchant,
+                filters=filters,
+                after=request.GET.get("after", ""),
+            )
+        except selectors.InvalidCursor:
+            error = _(
+                "This page link is not valid (it was changed, or it belongs to "
+                "another merchant). Start again from the first page."
+            )
+            return self._page(request, form, status=400, error=error)
+        next_query = None
+        if next_cursor:
+            following = request.GET.copy()
+            following["after"] = next_cursor
+            next_query = following.urlencode()
+        lines = selectors.ledger_lines(merchant=request.merchant, rows=rows)
+        return self._page(request, form, rows=lines, next_query=next_query)
 
-        def lines():
+    CSV_COLUMNS = (
+        gettext_lazy("Time"), gettext_lazy("Type"), gettext_lazy("Status"),
+        gettext_lazy("Counted"), gettext_lazy("Description"), gettext_lazy("Free coins"),
+        gettext_lazy("Paid coins"), gettext_lazy("Balance"), gettext_lazy("Paid at"),
+        gettext_lazy("WeChat order"),
+    )  # fmt: skip
+
+    @coin_view(GET="view")
+    def export_view(self, request):
+        """The filtered ledger as CSV for Excel: UTF-8 with a BOM (Excel on Chinese
+        Windows reads it right), translated headings, local time, signed amounts
+        with the running balance, and no cell Excel would run as a formula."""
+        form = LedgerFilterForm(request.GET)
+        if not form.is_valid():
+            return self._page(request, form, status=400)
+        lines = selectors.ledger_export_lines(
+            merchant=request.merchant, filters=form.filters()
+        )
+        zone = timezone.get_current_timezone_name()
+        header = [str(c) for c in self.CSV_COLUMNS]
+        header[0] = f"{header[0]} ({zone})"
+
+        def local(moment) -> str:
+            return (
+                timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S")
+                if moment
+                else ""
+            )
+
+        def rows():
             buffer = io.StringIO()
             writer = csv.writer(buffer)
-            writer.writerow(["order_id", "order_type", "status", "create_time", "pay_finish_time",
-                             "desc", "free_coin_count", "pay_coin_count", "refund_free_coin_count",
-                             "refund_pay_coin_count"])  # fmt: skip
-            for e in rows.iterator(chunk_size=2000):
-                writer.writerow([e.order_id, e.order_type, e.status, e.create_time.isoformat(),
-                                 e.pay_finish_time.isoformat() if e.pay_finish_time else "",
-                                 e.desc, e.free_coin_count, e.pay_coin_count,
-                                 e.refund_free_coin_count, e.refund_pay_coin_count])  # fmt: skip
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate(0)
+            buffer.write("\ufeff")
+            writer.writerow([csv_text(h) for h in header])
+            yes, no = _("yes"), _("no")
+            for count, line in enumerate(lines, 1):
+                e = line.entry
+                writer.writerow([
+                    local(e.create_time), csv_text(e.get_order_type_display()),
+                    csv_text(e.get_status_display()), yes if line.counted else no,
+                    csv_text(e.desc), f"{line.free:.2f}", f"{line.pay:.2f}",
+                    f"{line.balance:.2f}", local(e.pay_finish_time), csv_text(e.order_id),
+                ])  # fmt: skip
+                if count % 500 == 0:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate(0)
             yield buffer.getvalue()
 
-        response = StreamingHttpResponse(
-            lines(), content_type="text/csv; charset=utf-8"
-        )
+        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="coin-ledger.csv"'
         return response
 
+    @coin_view(GET="view", POST="act")
     def sync_view(self, request):
-        self._require(request)
         if request.method == "POST":
             try:
                 count = services.ledger_sync(merchant=request.merchant)
@@ -442,12 +615,27 @@ class LedgerEntryAdmin(CoinsAdmin):
                 )
         return HttpResponseRedirect(reverse("admin:coins_ledgerentry_changelist"))
 
+    @coin_view(GET="view", POST="act")
     def reconcile_view(self, request):
-        self._require(request)
-        try:
-            result = services.reconcile(merchant=request.merchant)
-        except wx.WeChatError as exc:
-            _wechat_error(request, exc)
+        """GET shows the last reconciliation, read-only (the local ledger against
+        the balance WeChat last reported); POST syncs with WeChat and checks again."""
+        if request.method == "POST":
+            try:
+                services.reconcile(merchant=request.merchant)
+            except wx.WeChatError as exc:
+                _wechat_error(request, exc)
+                return HttpResponseRedirect(
+                    reverse("admin:coins_ledgerentry_changelist")
+                )
+            return HttpResponseRedirect(reverse("admin:coins_ledgerentry_reconcile"))
+        result = selectors.reconciliation(
+            merchant=request.merchant,
+            local=services.ledger_local_balance(merchant=request.merchant),
+        )
+        if result is None:
+            messages.info(
+                request, _("Not reconciled yet: reconcile with WeChat first.")
+            )
             return HttpResponseRedirect(reverse("admin:coins_ledgerentry_changelist"))
         return TemplateResponse(
             request, "coins/reconcile.html",

@@ -1,19 +1,22 @@
-"""/api/coins/: what the live pages poll (stock order countdown, recharge status, balance)."""
+"""/api/coins/: what the live pages poll (stock order countdown, recharge status, balance).
+
+Every operation needs the coin capability (the router's); ``request.auth`` is the
+tenant, whose ``get_or_404`` looks objects up among the merchant's own only.
+"""
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import Router
 
-from portal.api import require
+from portal.api import PortalRouter
 from portal.labels import source_label
 from portal.roles import Capability
 
 from . import display, selectors, services
 from .models import CoinAccount, Recharge, StockOrder
+from .schemas import BalanceWithWaitingOut, RechargeOut, StockOrderOut
 
-router = Router(tags=["coins"])
+router = PortalRouter(tags=["coins"], capability=Capability.COINS)
 
 
 def _balance(merchant) -> dict:
@@ -33,27 +36,24 @@ def _balance(merchant) -> dict:
     }
 
 
-@router.get("/balance", url_name="coins_balance")
+@router.get("/balance", response=BalanceWithWaitingOut, url_name="coins_balance")
 def balance(request):
     """The balance WeChat last reported (free, paid, total) and the recharges still
     waiting for their payment (the dashboard shows both, live)."""
-    require(request, Capability.COINS)
+    merchant = request.auth.merchant
     return {
-        **_balance(request.merchant),
-        "recharges_waiting": selectors.recharges_waiting_count(
-            merchant=request.merchant
-        ),
+        **_balance(merchant),
+        "recharges_waiting": selectors.recharges_waiting_count(merchant=merchant),
     }
 
 
-@router.get("/stock-orders/{order_id}", url_name="coins_stock_order")
+@router.get(
+    "/stock-orders/{order_id}", response=StockOrderOut, url_name="coins_stock_order"
+)
 def stock_order(request, order_id: int):
     """A stock order's state, for the countdown page."""
-    require(request, Capability.COINS)
-    order = get_object_or_404(
-        StockOrder.objects.select_related("card"),
-        pk=order_id,
-        merchant=request.merchant,
+    order = request.auth.get_or_404(
+        StockOrder.objects.select_related("card"), pk=order_id
     )
     short = services.shortfall(order=order)
     return {
@@ -68,20 +68,19 @@ def stock_order(request, order_id: int):
         "price": str(order.price),
         "quantity": order.quantity,
         "card_stock": order.card.quantity,
-        "balance": _balance(request.merchant),
+        "balance": _balance(request.auth.merchant),
     }
 
 
-@router.get("/recharges/{recharge_id}", url_name="coins_recharge")
+@router.get("/recharges/{recharge_id}", response=RechargeOut, url_name="coins_recharge")
 def recharge(request, recharge_id: int):
     """A recharge's state and the balance, for the QR code page."""
-    require(request, Capability.COINS)
-    item = get_object_or_404(Recharge, pk=recharge_id, merchant=request.merchant)
+    item = request.auth.get_or_404(Recharge.objects.all(), pk=recharge_id)
     return {
         "status": item.status,
         "status_label": item.get_status_display(),
         "settled_by": item.settled_by,
         "problem": item.problem_message,
         "settled_by_label": source_label(item.settled_by) or None,
-        "balance": _balance(request.merchant),
+        "balance": _balance(request.auth.merchant),
     }

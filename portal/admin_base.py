@@ -4,17 +4,220 @@ Every model registered on ``portal_site`` uses ``MerchantScopedAdmin``: queryset
 foreign-key and many-to-many choices, list filters, object lookups (a foreign row is
 a 404, never a redirect that reveals it exists), actions and permissions all follow
 ``request.merchant`` and ``request.role``. Nothing is remembered endpoint by endpoint.
+
+Secrets (``EncryptedTextField``: AppSecret, event token, EncodingAESKey) are
+write-only on every admin site, the portal's and the operator's: ``SecretsWriteOnly``
+shows a form input that never renders the value to whoever may replace it, and
+"Set" / "Not set" to anyone else (a view-only page renders every field's value). A
+system check (``portal.E001``–``E003``) refuses any admin that would list, search,
+filter, sort or display a secret.
 """
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin import RelatedOnlyFieldListFilter
+from django.contrib.admin.sites import all_sites
+from django.contrib.admin.utils import flatten
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.http import Http404
+from django.utils.translation import gettext
 
+from .fields import EncryptedTextField
 from .roles import Capability, can
+
+SECRET_STATE_SUFFIX = "_state"  # noqa: S105  (a name suffix, not a password)
+
+
+def secret_fields(model) -> tuple[str, ...]:
+    """The names of ``model``'s secret (encrypted) fields."""
+    return tuple(
+        f.name for f in model._meta.get_fields() if isinstance(f, EncryptedTextField)
+    )
+
+
+def is_write_only(form_field) -> bool:
+    """True for a form field whose widget never renders a value back."""
+    widget = getattr(form_field, "widget", None)
+    return isinstance(widget, forms.PasswordInput) and not widget.render_value
+
+
+def _state_display(name: str, label):
+    @admin.display(description=label)
+    def state(obj) -> str:
+        return (
+            gettext("Set")
+            if obj is not None and getattr(obj, name)
+            else gettext("Not set")
+        )
+
+    state.__name__ = name + SECRET_STATE_SUFFIX
+    return state
+
+
+class SecretsWriteOnly:
+    """Mixin for every ModelAdmin of a model with secrets, on any admin site.
+
+    A secret named in ``fields`` stays a form input only while the user may change
+    the object and the form declares it with a non-rendering widget; otherwise it
+    becomes ``<name>_state``, a read-only "Set" / "Not set".
+    """
+
+    def __init__(self, model, admin_site):
+        super().__init__(model, admin_site)
+        self.secret_names = secret_fields(model)
+        for name in self.secret_names:
+            label = model._meta.get_field(name).verbose_name
+            setattr(self, name + SECRET_STATE_SUFFIX, _state_display(name, label))
+
+    def _may_write_secret(self, request, obj, name: str) -> bool:
+        allowed = (
+            self.has_change_permission(request, obj)
+            if obj is not None
+            else self.has_add_permission(request)
+        )
+        return allowed and is_write_only(self.form.base_fields.get(name))
+
+    def _shown(self, request, obj, names):
+        return [
+            name + SECRET_STATE_SUFFIX
+            if name in self.secret_names
+            and not self._may_write_secret(request, obj, name)
+            else name
+            for name in names
+        ]
+
+    def get_fields(self, request, obj=None):
+        return self._shown(request, obj, super().get_fields(request, obj))
+
+    def get_fieldsets(self, request, obj=None):
+        return [
+            (title, {**options, "fields": self._shown(request, obj, options["fields"])})
+            for title, options in super().get_fieldsets(request, obj)
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = [
+            name
+            for name in super().get_readonly_fields(request, obj)
+            if name not in self.secret_names
+        ]
+        return [*readonly, *(n + SECRET_STATE_SUFFIX for n in self.secret_names)]
+
+    def _without_secrets(self, names):
+        return [n for n in names if _field_of(n) not in self.secret_names]
+
+    def get_list_display(self, request):
+        return self._without_secrets(super().get_list_display(request))
+
+    def get_search_fields(self, request):
+        return self._without_secrets(super().get_search_fields(request))
+
+    def get_sortable_by(self, request):
+        return self._without_secrets(super().get_sortable_by(request))
+
+
+def _field_of(item) -> str | None:
+    """The model field an admin option names: ``"^appsecret"``, ``"x__icontains"``,
+    ``("appsecret", Filter)``, ``"-appsecret"`` → its first path segment."""
+    if isinstance(item, (tuple, list)):
+        item = item[0] if item else None
+    if not isinstance(item, str):
+        return getattr(item, "__name__", None)
+    return item.lstrip("^=@-").split("__", 1)[0]
+
+
+_LISTED_OPTIONS = (
+    "list_display", "list_display_links", "list_filter", "list_editable",
+    "search_fields", "sortable_by", "ordering", "readonly_fields", "raw_id_fields",
+    "autocomplete_fields", "radio_fields", "prepopulated_fields", "date_hierarchy",
+)  # fmt: skip
+
+
+def _names(value) -> list:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [*value, *(v for vs in value.values() for v in vs)]
+    return list(value)
+
+
+def _declared_fields(model_admin) -> list[str]:
+    if model_admin.fieldsets:
+        return [
+            n
+            for _title, options in model_admin.fieldsets
+            for n in flatten(options.get("fields", ()))
+        ]
+    if model_admin.fields:
+        return list(flatten(model_admin.fields))
+    # No fields given: the form decides; its Meta.fields may name a model field.
+    meta_fields = getattr(getattr(model_admin.form, "_meta", None), "fields", None)
+    exclude = set(_names(model_admin.exclude))
+    if meta_fields in (None, "__all__"):
+        return [
+            f.name
+            for f in model_admin.model._meta.get_fields()
+            if f.name not in exclude and getattr(f, "editable", False)
+        ]
+    return list(meta_fields) + list(model_admin.form.declared_fields)
+
+
+@checks.register(checks.Tags.admin, checks.Tags.security)
+def check_secrets_are_write_only(app_configs=None, **kwargs):
+    """No admin on any site lists, searches, filters, sorts or shows a secret."""
+    errors = []
+    for site in all_sites:
+        for model_admin in site._registry.values():
+            errors += secret_problems(model_admin)
+    return errors
+
+
+def secret_problems(model_admin) -> list[checks.CheckMessage]:
+    """What makes ``model_admin`` able to show one of its model's secrets."""
+    model = model_admin.model
+    secrets = set(secret_fields(model))
+    if not secrets:
+        return []
+    where = f"{type(model_admin).__module__}.{type(model_admin).__qualname__}"
+    errors = []
+    if not isinstance(model_admin, SecretsWriteOnly):
+        errors.append(
+            checks.Error(
+                f"{where} shows {model.__name__}, which has secrets, without "
+                "SecretsWriteOnly.",
+                obj=model_admin,
+                id="portal.E001",
+            )
+        )
+    for option in _LISTED_OPTIONS:
+        named = {_field_of(n) for n in _names(getattr(model_admin, option, None))}
+        for name in sorted(named & secrets):
+            errors.append(
+                checks.Error(
+                    f"{where}.{option} names the secret {name!r}.",
+                    obj=model_admin,
+                    id="portal.E002",
+                )
+            )
+    for name in _declared_fields(model_admin):
+        if name in secrets and not is_write_only(
+            model_admin.form.base_fields.get(name)
+        ):
+            errors.append(
+                checks.Error(
+                    f"{where} has the secret {name!r} in its form without a "
+                    "write-only widget (forms.PasswordInput, render_value=False).",
+                    obj=model_admin,
+                    id="portal.E003",
+                )
+            )
+    return errors
 
 
 def tenant_path(model) -> str:
@@ -38,7 +241,7 @@ def scope(queryset: models.QuerySet, merchant) -> models.QuerySet:
     return queryset.filter(**{path: merchant})
 
 
-class MerchantScopedAdmin(admin.ModelAdmin):
+class MerchantScopedAdmin(SecretsWriteOnly, admin.ModelAdmin):
     """Base class of every admin on the merchant portal.
 
     ``view_capability`` and ``change_capability`` say which role capabilities

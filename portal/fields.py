@@ -2,7 +2,11 @@
 
 Fernet (AES-128-CBC + HMAC-SHA256) from the ``cryptography`` package with the key(s)
 in FIELD_ENCRYPTION_KEY. Several comma-separated keys rotate: the first encrypts,
-all decrypt. Values never reach logs or pages: ``Secret`` hides itself in repr/str.
+all decrypt. Values never reach logs or pages: ``Secret`` hides itself in repr, str,
+``%s``, f-strings and every template (Django escapes through ``str``), so a secret
+that slips into a page, a log line or an exception message shows ``********``. Code
+that needs the value uses it as the string it is: ``.encode()``, ``+``, ``join`` and
+``json.dumps`` see the characters, and so does ``Secret.plain()``.
 """
 
 from __future__ import annotations
@@ -38,11 +42,37 @@ def decrypt(token: str) -> str:
         ) from exc
 
 
+MASK = "********"
+
+
 class Secret(str):
-    """A decrypted secret: a real ``str`` to the code, hidden from repr and logs."""
+    """A decrypted secret: a real ``str`` to the code, hidden from repr, str and pages.
+
+    ``str(secret)`` is the mask, not the value: templates, ``format_html``, logging's
+    ``%s``, f-strings and the admin's ``display_for_field`` all go through ``str()``.
+    The characters stay reachable for the code that signs and encrypts with them
+    (``encode()``, concatenation, ``join``, ``json.dumps``); ``plain()`` gives them
+    as an ordinary ``str``.
+    """
+
+    def __new__(cls, value: str = ""):
+        # str(Secret) is the mask: copy the characters, never the mask.
+        return super().__new__(
+            cls, str.__str__(value) if isinstance(value, str) else value
+        )
 
     def __repr__(self) -> str:
-        return "Secret('********')" if self else "Secret('')"
+        return f"Secret('{MASK}')" if self else "Secret('')"
+
+    def __str__(self) -> str:
+        return MASK if self else ""
+
+    def __html__(self) -> str:
+        return str(self)
+
+    def plain(self) -> str:
+        """The characters, as a plain ``str`` (for an API that insists on ``str()``)."""
+        return str.__str__(self)
 
 
 class EncryptedTextField(models.TextField):
@@ -62,4 +92,5 @@ class EncryptedTextField(models.TextField):
         value = super().get_prep_value(value)
         if value in (None, ""):
             return value
-        return encrypt(str(value))
+        # Not str(value): a Secret's str() is its mask.
+        return encrypt(value if isinstance(value, str) else str(value))

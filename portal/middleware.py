@@ -62,3 +62,58 @@ def _zone(merchant) -> zoneinfo.ZoneInfo | None:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return None
+
+
+# --- Content-Security-Policy ---------------------------------------------------------
+# Scripts and styles are the portal's own files (no inline script element, no style
+# attributes); images are ours, data: URIs (QR codes, the admin's icons) and the
+# card images WeChat hosts (uploadimg answers mmbiz.qpic.cn URLs; in the sandbox,
+# its own host); nothing may frame a portal page or post a form elsewhere.
+WECHAT_IMAGE_HOSTS = ("https://mmbiz.qpic.cn", "http://mmbiz.qpic.cn")
+
+
+def _origin(url: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+
+def content_security_policy(wechat_api_base: str) -> str:
+    """The portal's policy; ``wechat_api_base``'s origin may serve card images."""
+    images = ["'self'", "data:", *WECHAT_IMAGE_HOSTS]
+    wechat = _origin(wechat_api_base)
+    if wechat and wechat not in images:
+        images.append(wechat)
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src " + " ".join(images),
+            "font-src 'self'",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+class ContentSecurityPolicyMiddleware:
+    """Every portal response gets the policy, unless a view (or the sandbox's own
+    middleware, for its pages) set one."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.conf import settings
+
+        response = self.get_response(request)
+        if "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = content_security_policy(
+                settings.WECHAT_API_BASE
+            )
+        return response

@@ -110,6 +110,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.forms",
+    # django-ninja's bundled Swagger UI (/api/docs) instead of a CDN's.
+    "ninja",
     "axes",
     "django_celery_beat",
     "django_celery_results",
@@ -123,6 +125,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Every response: the portal's CSP; below /sandbox/: the sandbox's own.
+    "portal.middleware.ContentSecurityPolicyMiddleware",
+    "sandbox.security.SandboxSecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

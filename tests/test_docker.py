@@ -65,3 +65,9 @@ def test_every_setting_the_compose_file_needs_is_documented():
     )
     used = set(re.findall(r"\$\{([A-Z_]+)", (ROOT / "docker/compose.yml").read_text()))
     assert used <= documented, used - documented
+
+
+def test_the_sandbox_is_published_on_the_loopback_only():
+    """Its console and control API drive the sandbox: never on every interface."""
+    for mapping in COMPOSE["services"]["sandbox"]["ports"]:
+        assert str(mapping).startswith("127.0.0.1:"), mapping

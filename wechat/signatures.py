@@ -40,11 +40,16 @@ def sha1_of_sorted(*values: str) -> str:
     """Return the hex SHA-1 of ``values`` sorted as strings and joined with ``""``.
 
     This is the scheme behind the URL check and ``msg_signature`` (SPEC §10) and
-    the card signatures (SPEC §6). Values are converted with ``str()`` first, so
-    an ``int`` timestamp sorts exactly like its decimal string. Sorting is by
+    the card signatures (SPEC §6). Values that are not text are converted with
+    ``str()`` first, so an ``int`` timestamp sorts exactly like its decimal string;
+    text is taken as it is (a stored secret's ``str()`` is its mask). Sorting is by
     code point, like WeChat's (and Python's) plain string sort.
     """
-    return _sha1_hex("".join(sorted(str(value) for value in values)))
+    return _sha1_hex("".join(sorted(_text(value) for value in values)))
+
+
+def _text(value) -> str:
+    return str.__str__(value) if isinstance(value, str) else str(value)
 
 
 def constant_time_equals(a: str, b: str) -> bool:
@@ -83,7 +88,7 @@ def check_server_signature(
 
 def _sorted_values_signature(*values: str | int | None) -> str:
     """Return ``sha1_of_sorted`` of the values that are neither ``None`` nor ``""``."""
-    present = [str(value) for value in values if value is not None and value != ""]
+    present = [_text(value) for value in values if value is not None and value != ""]
     return sha1_of_sorted(*present)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django.urls import reverse
 
 from coins.models import Recharge, StockOrder
@@ -112,3 +113,51 @@ def test_a_recharge_whose_answer_was_lost_shows_checking(coins_on, login, sandbo
         ).status_code
         == 404
     )
+
+
+def _own_views(model_admin):
+    """(url name, bound view) of every view a coin admin wrote itself: its custom
+    views and the standard views it replaces (Django's own keep Django's checks)."""
+    for pattern in model_admin.get_urls():
+        view = pattern.callback  # admin_view(...) around the bound method
+        while hasattr(view, "__wrapped__") and not hasattr(view, "__func__"):
+            view = view.__wrapped__
+        func = getattr(view, "__func__", None)
+        if func is not None and func.__module__ == "coins.admin":
+            yield pattern.name, view, list(pattern.pattern.regex.groupindex)
+
+
+def test_every_coin_view_checks_the_permission_hooks_and_the_capability(demo, rf):
+    from django.contrib.auth import get_user_model
+    from django.core.exceptions import PermissionDenied
+
+    from coins.admin import CoinsAdmin
+    from portal.roles import Role
+    from portal.sites import portal_site
+
+    user = get_user_model().objects.get(username="demo_cashier")
+    checked = 0
+    for model_admin in portal_site._registry.values():
+        if not isinstance(model_admin, CoinsAdmin):
+            continue
+        for name, view, groups in _own_views(model_admin):
+            needs = getattr(view, "coin_view_needs", None)
+            assert needs, f"{name} does not go through coin_view"
+            kwargs = {g: "1" for g in groups}
+            for method in needs:
+                request = rf.generic(method, "/")
+                request.user, request.merchant = user, demo["Demo Bistro"]
+                request.role = Role.CASHIER  # no coin capability
+                with pytest.raises(PermissionDenied):
+                    view(request, **kwargs)
+            request = rf.put("/")
+            request.user, request.merchant, request.role = (
+                user,
+                demo["Demo Bistro"],
+                "owner",
+            )
+            assert view(request, **kwargs).status_code == 405
+            checked += 1
+    # quote, confirm, requote, activate, stock order page, recharge form and page,
+    # QR PNG, ledger, CSV, sync, reconcile
+    assert checked >= 12

@@ -249,3 +249,25 @@ def test_the_owner_chooses_the_mode_and_safe_mode_needs_a_key(demo, login):
     assert answer.status_code == 302
     shop.refresh_from_db()
     assert shop.event_mode == Merchant.EventMode.SAFE and shop.encoding_aes_key == key
+
+
+def test_the_operator_renaming_a_merchant_keeps_its_secrets(demo, client):
+    """/ops/: a blank secret input means "keep it" (it never shows the value)."""
+    from django.contrib.auth import get_user_model
+
+    bistro = Merchant.objects.get(pk=demo["Demo Bistro"].pk)
+    key, token = bistro.encoding_aes_key.plain(), bistro.event_token.plain()
+    admin = get_user_model().objects.create_superuser("ops_root", "o@example.com", "x")
+    client.force_login(admin, backend="django.contrib.auth.backends.ModelBackend")
+    url = reverse("admin:portal_merchant_change", args=[bistro.pk])
+    answer = client.post(
+        url,
+        {"name": "Demo Bistro 2", "appid": bistro.appid, "provider": "",
+         "event_mode": "safe", "time_zone": "Asia/Shanghai"},
+    )  # fmt: skip
+    assert answer.status_code == 302, answer.content.decode()[:500]
+    bistro.refresh_from_db()
+    assert bistro.name == "Demo Bistro 2"
+    assert (
+        bistro.encoding_aes_key.plain() == key and bistro.event_token.plain() == token
+    )

@@ -447,7 +447,10 @@ def test_a_recharge_waits_then_is_paid_through_the_control_api(sandbox, active):
     url = sandbox.base_url + f"control/recharges/{recharge['order_id']}/pay"
     assert requests.post(url, json={"success": True}, timeout=5).status_code == 409
     assert requests.post(url, json={"success": "yes"}, timeout=5).status_code == 400
-    assert requests.post(url, data="{nope", timeout=5).status_code == 400
+    bad_json = requests.post(
+        url, data="{nope", headers={"Content-Type": "application/json"}, timeout=5
+    )
+    assert bad_json.status_code == 400
     missing = sandbox.base_url + "control/recharges/100005790100000000000000000/pay"
     assert requests.post(missing, json={"success": True}, timeout=5).status_code == 404
     assert api.balance()["pay_coin"] == 100

@@ -154,8 +154,92 @@ def test_control_api_rejects_bad_input_with_a_reason(wire):
     assert bad.status_code == 400 and "forward" in bad.json()["error"]
     bad = requests.post(wire.base_url + "control/faults", json={"kind": "meteor"})
     assert bad.status_code == 400
-    bad = requests.post(wire.base_url + "control/accounts", data="{nope")
+    bad = requests.post(
+        wire.base_url + "control/accounts",
+        data="{nope",
+        headers={"Content-Type": "application/json"},
+    )
     assert bad.status_code == 400
+
+
+CONTROL_POSTS = ["reset", "clock", "faults", "accounts", "events", "recharges/pay-all"]
+
+
+def test_control_api_takes_only_json_posts(wire):
+    """A web page may POST text/plain or a form to any origin without a preflight:
+    the control API answers such a POST 415 and does nothing."""
+    before = wire.control("GET", "clock")["offset_seconds"]
+    for path in CONTROL_POSTS:
+        for headers, body in (
+            ({"Content-Type": "text/plain"}, '{"advance_seconds": 3600}'),
+            (
+                {"Content-Type": "application/x-www-form-urlencoded"},
+                "advance_seconds=1",
+            ),
+            ({}, None),
+        ):
+            answer = requests.post(
+                wire.base_url + "control/" + path, data=body, headers=headers, timeout=5
+            )
+            assert answer.status_code == 415, (path, headers)
+    assert wire.control("GET", "clock")["offset_seconds"] == before
+    assert wire.control("POST", "reset") == {"reset": True}  # bodyless, as JSON
+
+
+def test_control_api_refuses_other_origins(wire, live_server):
+    url = wire.base_url + "control/clock"
+    evil = [
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},
+        {"Origin": live_server.url.replace("localhost", "127.0.0.1") + "0"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+    ]
+    for headers in evil:
+        for method in ("GET", "POST"):
+            answer = requests.request(
+                method, url, json={"advance_seconds": 60}, headers=headers, timeout=5
+            )
+            assert answer.status_code == 403, (method, headers)
+    assert wire.control("GET", "clock")["offset_seconds"] == 0
+    own = {"Origin": live_server.url, "Sec-Fetch-Site": "same-origin"}
+    answer = requests.post(url, json={"advance_seconds": 60}, headers=own, timeout=5)
+    assert answer.status_code == 200 and answer.json()["offset_seconds"] == 60
+
+
+def test_control_api_token_when_the_environment_sets_one(wire, monkeypatch):
+    url = wire.base_url + "control/accounts"
+    monkeypatch.setenv("SANDBOX_CONTROL_TOKEN", "staging-token-7f3a")
+    for headers in (
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": "Basic x"},
+    ):
+        answer = requests.get(url, headers=headers, timeout=5)
+        assert answer.status_code == 401 and "secret" not in answer.text, headers
+        assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+    ok = {"Authorization": "Bearer staging-token-7f3a"}
+    assert requests.get(url, headers=ok, timeout=5).status_code == 200
+    assert wire.control("GET", "accounts")["accounts"]  # the handle sends it too
+    monkeypatch.delenv("SANDBOX_CONTROL_TOKEN")
+    assert requests.get(url, timeout=5).status_code == 200
+
+
+def test_console_forms_keep_working_same_origin_with_csrf(wire, live_server):
+    """The console's forms are not the control API: same-origin HTML forms with a
+    CSRF token, and they still move sandbox time."""
+    session = requests.Session()
+    console = session.get(wire.base_url + "console/", timeout=5)
+    assert console.status_code == 200
+    token = console.text.split('name="csrfmiddlewaretoken" value="', 1)[1].split('"')[0]
+    moved = session.post(
+        wire.base_url + "console/clock",
+        data={"advance_seconds": "120", "csrfmiddlewaretoken": token},
+        headers={"Origin": live_server.url, "Referer": wire.base_url + "console/"},
+        timeout=5,
+    )
+    assert moved.status_code == 200
+    assert wire.control("GET", "clock")["offset_seconds"] == 120
 
 
 def test_console_shows_accounts_and_acts(wire, client):

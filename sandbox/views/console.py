@@ -5,6 +5,8 @@ Every form here calls the same backends as the control API.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -23,11 +25,33 @@ EVENT_TEMPLATES = {
 }
 
 
+@dataclass(frozen=True)
+class ConsoleAccount:
+    """An account as the console shows it: its secret is never on the page (the
+    control API's GET accounts, with its own protections, gives it to tools)."""
+
+    appid: str
+    secret: str
+    callback_url: str
+    encrypted: bool
+    auto_review_seconds: int
+
+    @classmethod
+    def of(cls, account: Account) -> ConsoleAccount:
+        return cls(
+            appid=account.appid,
+            secret=_("set") if account.secret else _("not set"),
+            callback_url=account.callback_url,
+            encrypted=account.encrypted,
+            auto_review_seconds=account.auto_review_seconds,
+        )
+
+
 def console(request):
     context = {
         "now": clock.now(),
         "offset": clock.offset(),
-        "accounts": Account.objects.all(),
+        "accounts": [ConsoleAccount.of(a) for a in Account.objects.all()],
         "faults": Fault.objects.all(),
         "fault_kinds": Fault.Kind.choices,
         "pushes": Push.objects.select_related("account")[:20],

@@ -1,14 +1,16 @@
 """The control API (README "Sandbox control API"): everything the console does, as JSON.
 
 Not part of WeChat's API: it plays WeChat's staff and users (reviews, payments,
-pushes), moves sandbox time and injects faults.
+pushes), moves sandbox time and injects faults. Only tools and the sandbox's own
+pages may call it (sandbox.security): a cross-origin request is 403, a POST that
+is not ``application/json`` is 415, and with ``SANDBOX_CONTROL_TOKEN`` set a
+request without ``Authorization: Bearer <token>`` is 401.
 """
 
 from __future__ import annotations
 
 import json
 from decimal import Decimal
-from urllib.parse import urlsplit
 
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -16,6 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from ..backends import cards, clock, coins, core, push
 from ..models import Account, Card, CoinAccount, Fault
+from ..security import control_refusal
 from .coins import exact_json
 
 
@@ -33,24 +36,17 @@ def _bad(message: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
-def _cross_origin(request) -> bool:
-    """True when a browser sent the request from a page of another origin."""
-    origin = request.headers.get("Origin")
-    if not origin or origin == "null":
-        return origin == "null"
-    return urlsplit(origin).netloc != request.get_host()
-
-
 def control(methods: list[str]):
-    """JSON in, JSON out; ValueError/KeyError become 400 with the reason.
-    Cross-origin requests (a foreign Origin header) are refused (SPEC §12)."""
+    """JSON in, JSON out; ValueError/KeyError become 400 with the reason. CSRF does
+    not apply (no cookies are involved): ``control_refusal`` keeps browsers out."""
 
     def decorator(fn):
         @csrf_exempt
         @require_http_methods(methods)
         def view(request, *args, **kwargs):
-            if _cross_origin(request):
-                return _bad("cross-origin requests are refused", 403)
+            refused = control_refusal(request)
+            if refused is not None:
+                return refused
             try:
                 return fn(request, *args, **kwargs)
             except (ValueError, KeyError, TypeError) as error:

@@ -39,8 +39,11 @@ def browser():
 
 @pytest.fixture
 def page(browser):
+    # Playwright's wait_for_function evaluates a string in the page, which the
+    # portal's CSP forbids (no eval): flows are tested without the policy, and
+    # test_csp.py checks the policy in a context of its own.
     context = browser.new_context(
-        locale="zh-CN", viewport={"width": 1400, "height": 1000}
+        locale="zh-CN", viewport={"width": 1400, "height": 1000}, bypass_csp=True
     )
     page = context.new_page()
     page.set_default_timeout(15_000)
