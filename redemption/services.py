@@ -425,6 +425,14 @@ def _consumed(attempt: RedemptionAttempt, *, late: bool = False) -> RedemptionAt
                         message=_("Attempt %(id)s redeemed it after all.")
                         % {"id": attempt.pk},
                     )
+    if moved:
+        log.info(
+            "code %s… of merchant %s redeemed (attempt %s%s)",
+            attempt.code[:4],
+            attempt.merchant_id,
+            attempt.pk,
+            ", late" if late else "",
+        )
     attempt.refresh_from_db()
     return attempt
 

@@ -8,7 +8,8 @@ import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import Case, DecimalField, F, Q, Sum, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from portal.models import Merchant
@@ -16,6 +17,7 @@ from wechat import errors as wx
 from wechat.api.coin import OrderInfo
 
 from ..models import CoinAccount, LedgerEntry, Recharge, StockOrder
+from ..selectors import MOVEMENTS
 from .account import coin_balance_refresh
 from .common import client_for
 from .recharges import OPEN, recharges_settle_many
@@ -136,33 +138,32 @@ def ledgers_sync_all() -> int:
 
 
 def ledger_local_balance(*, merchant: Merchant) -> dict[str, Decimal]:
-    """The balance the local ledger adds up to (free, pay, total)."""
-
-    def total(expr, **filters):
-        return LedgerEntry.objects.filter(merchant=merchant, **filters).aggregate(
-            v=Sum(expr)
-        )["v"] or Decimal(0)
-
-    T = LedgerEntry.OrderType
-    paid = [
-        "ORDER_STATUS_SUCC",
-        "ORDER_STATUS_FINANCE_SUCC",
-        "ORDER_STATUS_HAS_RECEIPT",
-    ]
-    free = (
-        total(
-            "free_coin_count", order_type=T.SYS_ADD, status="ORDER_STATUS_FINANCE_SUCC"
+    """The balance the local ledger adds up to (free, pay, total), by the one table
+    of what each order type moves (coins.selectors.MOVEMENTS)."""
+    sums = {}
+    for part in ("free", "pay"):
+        whens = []
+        for order_type, move in MOVEMENTS.items():
+            field = getattr(move, part)
+            if not field:
+                continue
+            condition = Q(order_type=order_type)
+            if move.statuses is not None:
+                condition &= Q(status__in=sorted(move.statuses))
+            whens.append(When(condition, then=F(field) * move.sign))
+        sums[part] = Coalesce(
+            Sum(
+                Case(
+                    *whens,
+                    default=Value(Decimal(0)),
+                    output_field=DecimalField(max_digits=16, decimal_places=2),
+                )
+            ),
+            Value(Decimal(0)),
+            output_field=DecimalField(max_digits=16, decimal_places=2),
         )
-        - total("free_coin_count", order_type=T.REDUCE, status=QUANTITY_SUCC)
-        + total("refund_free_coin_count", order_type=T.REFUND)
-        - total("free_coin_count", order_type=T.SYS_REDUCE)
-    )
-    pay = (
-        total("pay_coin_count", order_type=T.WXPAY, status__in=paid)
-        - total("pay_coin_count", order_type=T.REDUCE, status=QUANTITY_SUCC)
-        + total("refund_pay_coin_count", order_type=T.REFUND)
-        - total("pay_coin_count", order_type=T.SYS_REDUCE)
-    )
+    totals = LedgerEntry.objects.filter(merchant=merchant).aggregate(**sums)
+    free, pay = Decimal(totals["free"]), Decimal(totals["pay"])
     return {"free_coin": free, "pay_coin": pay, "total_coin": free + pay}
 
 

@@ -137,6 +137,14 @@ def recharge_settle(
                 source=source,
                 answer={"status": wechat_status},
             )
+            log.info(
+                "recharge %s of %s: %s coins %s (%s)",
+                recharge.pk,
+                recharge.merchant.appid,
+                recharge.coin_count,
+                status,
+                source,
+            )
     if settled and status == R.PAID and refresh:
         transaction.on_commit(lambda: refresh_quietly(recharge.merchant))
     return bool(settled)
@@ -186,6 +194,9 @@ def recharges_settle_many(
                 for pk, order_id in rows
             )
             done.update(order_id for _, order_id in rows)
+            log.info(
+                "%s recharges of %s %s (%s)", len(rows), merchant.appid, status, source
+            )
     return done
 
 

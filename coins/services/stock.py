@@ -237,6 +237,14 @@ def _confirmed(order: StockOrder, *, source: str) -> bool:
             source=source,
             message=message,
         )
+    log.info(
+        "stock order %s of %s: %s units added (%s%s)",
+        order.pk,
+        order.merchant.appid,
+        order.quantity,
+        source,
+        ", late" if late else "",
+    )
     transaction.on_commit(lambda: refresh_quietly(order.merchant))
     return True
 
