@@ -64,7 +64,7 @@ class FriendCardAdmin(MerchantScopedAdmin):
     list_per_page = 50
     fieldsets = [
         (gettext_lazy("Type and value"), {"fields": [
-            "card_type", "brand_name", "reduce_cost", "gift_name", "gift_num", "gift_unit",
+            "opened_version", "card_type", "brand_name", "reduce_cost", "gift_name", "gift_num", "gift_unit",
         ]}),
         (gettext_lazy("Thresholds"), {
             "fields": ["least_cost", "accept_category", "reject_category",
@@ -226,7 +226,9 @@ class FriendCardAdmin(MerchantScopedAdmin):
     def save_model(self, request, obj, form, change):
         definition = form.cleaned_data["definition"]
         if obj.pk and obj.is_submitted:
-            self._update(request, obj, definition)
+            self._update(
+                request, obj, definition, form.cleaned_data.get("opened_version")
+            )
             return
         saved = services.card_draft_save(
             merchant=request.merchant,
@@ -267,10 +269,13 @@ class FriendCardAdmin(MerchantScopedAdmin):
             )
         card.refresh_from_db()
 
-    def _update(self, request, card, definition):
+    def _update(self, request, card, definition, version=None):
         try:
             updated = services.card_update(
-                card=card, definition=definition, actor=request.user
+                card=card,
+                definition=definition,
+                actor=request.user,
+                expected_version=version,
             )
         except services.CardRefused as exc:
             messages.error(

@@ -210,6 +210,9 @@ class CardEditorForm(forms.ModelForm):
         widget=forms.RadioSelect,
     )
     consume_share_card = forms.ChoiceField(label=_("Which coupon"), required=False)
+    # The card's version this editor was opened on: a card changed since is not
+    # overwritten (cards.services.card_update).
+    opened_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
     class Meta:
         model = FriendCard
@@ -242,6 +245,7 @@ class CardEditorForm(forms.ModelForm):
             self.initial.update(
                 editor.initial_from_card(self.instance.definition, time_zone=tz)
             )
+            self.initial["opened_version"] = self.instance.version
         elif not self.is_bound:
             today = timezone.localdate()
             self.initial.update(
@@ -296,6 +300,19 @@ class CardEditorForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        opened_on = cleaned.get("opened_version")
+        if (
+            self.instance.pk
+            and opened_on is not None
+            and opened_on != self.instance.version
+        ):
+            raise forms.ValidationError(
+                _(
+                    "Someone else changed this card after you opened it. Reload the page "
+                    "to see their change, then make yours again."
+                ),
+                code="stale",
+            )
         if self.errors:
             return cleaned
         card = self.build_card()

@@ -63,3 +63,35 @@ def process_events() -> None:
         status=WeChatEvent.Status.RECEIVED
     ).values_list("pk", flat=True):
         events.event_process(pk)
+
+
+def editor_form(logo: str, pic: str, **overrides) -> dict:
+    """The friend-coupon editor's POST data for a valid CASH card (全场满500减50)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    data = {
+        "card_type": "CASH",
+        "brand_name": "演示小馆",
+        "reduce_cost": "50",
+        "least_cost": "500",
+        "begin_date": today.isoformat(),
+        "end_date": (today + timedelta(days=30)).isoformat(),
+        "location_ids": ["100001", "100002"],
+        "logo_url": logo,
+        "color": "Color010",
+        "notice": "请出示二维码核销",
+        "description": "不可与其他优惠同享",
+        "text_image_1_url": pic,
+        "text_image_1_text": "招牌菜品",
+        "code_type": "CODE_TYPE_QRCODE",
+        "consume_share": "self",
+        "events-TOTAL_FORMS": "0",
+        "events-INITIAL_FORMS": "0",
+        "events-MIN_NUM_FORMS": "0",
+        "events-MAX_NUM_FORMS": "1000",
+    }
+    data.update(overrides)
+    return data

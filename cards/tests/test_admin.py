@@ -2,42 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.urls import reverse
-from django.utils import timezone
 
 from cards import editor
 from cards.models import CardStatus, FriendCard
+from tests.factories import editor_form
 
 ADD = "admin:cards_friendcard_add"
-
-
-def _form(logo: str, pic: str, **overrides) -> dict:
-    today = timezone.localdate()
-    data = {
-        "card_type": "CASH",
-        "brand_name": "演示小馆",
-        "reduce_cost": "50",
-        "least_cost": "500",
-        "begin_date": today.isoformat(),
-        "end_date": (today + timedelta(days=30)).isoformat(),
-        "location_ids": ["100001", "100002"],
-        "logo_url": logo,
-        "color": "Color010",
-        "notice": "请出示二维码核销",
-        "description": "不可与其他优惠同享",
-        "text_image_1_url": pic,
-        "text_image_1_text": "招牌菜品",
-        "code_type": "CODE_TYPE_QRCODE",
-        "consume_share": "self",
-        "events-TOTAL_FORMS": "0",
-        "events-INITIAL_FORMS": "0",
-        "events-MIN_NUM_FORMS": "0",
-        "events-MAX_NUM_FORMS": "1000",
-    }
-    data.update(overrides)
-    return data
 
 
 def test_the_editor_page_has_its_preview_and_no_inline_code(bistro, login):
@@ -53,7 +24,7 @@ def test_the_editor_page_has_its_preview_and_no_inline_code(bistro, login):
 
 def test_saving_a_draft_stores_exactly_the_previewed_json(bistro, login):
     merchant, logo, pic = bistro
-    data = _form(logo, pic)
+    data = editor_form(logo, pic)
     response = login("demo_staff").post(reverse(ADD), data | {"_continue": "1"})
     assert response.status_code == 302, response.content.decode()[:2000]
     card = FriendCard.objects.get(merchant=merchant)
@@ -69,7 +40,7 @@ def test_saving_a_draft_stores_exactly_the_previewed_json(bistro, login):
 def test_submitting_sends_the_card_to_wechat(bistro, login, sandbox):
     merchant, logo, pic = bistro
     response = login("demo_staff").post(
-        reverse(ADD), _form(logo, pic) | {"_submit": "1"}
+        reverse(ADD), editor_form(logo, pic) | {"_submit": "1"}
     )
     card = FriendCard.objects.get(merchant=merchant)
     assert response.status_code == 302
@@ -86,7 +57,7 @@ def test_submitting_an_invalid_card_shows_errors_on_their_fields(
     bistro, login, sandbox
 ):
     _merchant, logo, pic = bistro
-    data = _form(logo, pic, logo_url="", brand_name="一二三四五六七八九十一二三")
+    data = editor_form(logo, pic, logo_url="", brand_name="一二三四五六七八九十一二三")
     response = login("demo_staff").post(reverse(ADD), data | {"_submit": "1"})
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
@@ -100,7 +71,7 @@ def test_a_wechat_refusal_is_shown_on_its_field_after_redirect(bistro, login, sa
     sandbox.control("POST", "reset")  # WeChat forgot our images: 40141
     client = login("demo_staff")
     response = client.post(
-        reverse(ADD), _form(logo, pic) | {"_submit": "1"}, follow=True
+        reverse(ADD), editor_form(logo, pic) | {"_submit": "1"}, follow=True
     )
     form = response.context["adminform"].form
     assert "logo_url" in form.errors
@@ -111,13 +82,13 @@ def test_a_wechat_refusal_is_shown_on_its_field_after_redirect(bistro, login, sa
 def test_a_submitted_card_keeps_its_thresholds(bistro, login, sandbox):
     merchant, logo, pic = bistro
     client = login("demo_staff")
-    client.post(reverse(ADD), _form(logo, pic) | {"_submit": "1"})
+    client.post(reverse(ADD), editor_form(logo, pic) | {"_submit": "1"})
     card = FriendCard.objects.get(merchant=merchant)
     url = reverse("admin:cards_friendcard_change", args=[card.pk])
     page = client.get(url)
     assert page.context["adminform"].form.fields["least_cost"].disabled
     # A forged post of a new threshold is ignored; the phone number change goes through.
-    data = _form(logo, pic, least_cost="1", service_phone="021-5555")
+    data = editor_form(logo, pic, least_cost="1", service_phone="021-5555")
     client.post(url, data | {"_continue": "1"})
     card.refresh_from_db()
     block = card.definition["cash"]
@@ -128,8 +99,32 @@ def test_a_submitted_card_keeps_its_thresholds(bistro, login, sandbox):
 
 def test_staff_of_another_merchant_cannot_open_the_card(bistro, login):
     merchant, logo, pic = bistro
-    login("demo_staff").post(reverse(ADD), _form(logo, pic) | {"_continue": "1"})
+    login("demo_staff").post(reverse(ADD), editor_form(logo, pic) | {"_continue": "1"})
     card = FriendCard.objects.get(merchant=merchant)
     url = reverse("admin:cards_friendcard_change", args=[card.pk])
     assert login("other_staff").get(url).status_code == 404
     assert login("demo_cashier").get(url).status_code == 302
+
+
+def test_a_card_changed_since_the_editor_opened_is_not_overwritten(bistro, login):
+    """Issue 9 B.5: two people edit one card; the second save would lose the first."""
+    merchant, logo, pic = bistro
+    first, second = login("demo_staff"), login("demo_owner")
+    first.post(reverse(ADD), editor_form(logo, pic))
+    card = FriendCard.objects.get()
+    url = reverse("admin:cards_friendcard_change", args=[card.pk])
+    opened = card.version
+    assert (
+        first.post(
+            url, editor_form(logo, pic, notice="第一个人改的", opened_version=opened)
+        ).status_code
+        == 302
+    )
+    stale = second.post(
+        url, editor_form(logo, pic, notice="第二个人改的", opened_version=opened)
+    )
+    assert stale.status_code == 200
+    assert "Someone else changed this card" in stale.content.decode()
+    card.refresh_from_db()
+    assert card.version == opened + 1
+    assert card.definition["cash"]["base_info"]["notice"] == "第一个人改的"

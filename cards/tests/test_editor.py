@@ -13,9 +13,8 @@ from django.utils import timezone
 from cards.models import CardStatus, FriendCard
 from portal import events
 from portal.models import WeChatEvent
+from tests.factories import editor_form
 from wechat import errors as wx
-
-from .test_admin import _form
 
 ADD = "admin:cards_friendcard_add"
 FORM_PREVIEW = "/api/cards/preview/form"
@@ -29,7 +28,7 @@ def _preview_form(client, data, **query):
 def test_the_form_preview_and_the_saved_card_agree(bistro, login):
     merchant, logo, pic = bistro
     client = login("demo_staff")
-    data = _form(logo, pic)
+    data = editor_form(logo, pic)
     answer = _preview_form(client, data, quantity=1000).json()
     assert answer["title"] == "全场满500减50"
     assert answer["summary"] == "消费满500元可用"
@@ -48,7 +47,9 @@ def test_dates_are_days_in_the_merchants_time_zone(bistro, login):
     merchant.save(update_fields=["time_zone"])
     begin = timezone.now().astimezone(ZoneInfo("America/New_York")).date()
     end = begin + timedelta(days=30)
-    data = _form(logo, pic, begin_date=begin.isoformat(), end_date=end.isoformat())
+    data = editor_form(
+        logo, pic, begin_date=begin.isoformat(), end_date=end.isoformat()
+    )
     client = login("demo_staff")
     assert _preview_form(client, data).json()["field_errors"] == {}
     client.post(reverse(ADD), data | {"_continue": "1"})
@@ -64,7 +65,7 @@ def test_dates_are_days_in_the_merchants_time_zone(bistro, login):
 
 def test_errors_come_by_editor_field_in_the_readers_language(bistro, login):
     _merchant, logo, pic = bistro
-    data = _form(logo, pic, brand_name="一二三四五六七八九十一二三", logo_url="")
+    data = editor_form(logo, pic, brand_name="一二三四五六七八九十一二三", logo_url="")
     client = login("demo_staff")
     en = _preview_form(client, data).json()
     assert "12" in en["field_errors"]["brand_name"]
@@ -77,11 +78,11 @@ def test_errors_come_by_editor_field_in_the_readers_language(bistro, login):
 def test_a_submitted_card_previews_with_its_own_thresholds(bistro, login, sandbox):
     merchant, logo, pic = bistro
     client = login("demo_staff")
-    client.post(reverse(ADD), _form(logo, pic) | {"_submit": "1"})
+    client.post(reverse(ADD), editor_form(logo, pic) | {"_submit": "1"})
     card = FriendCard.objects.get(merchant=merchant)
     assert card.status == CardStatus.IN_REVIEW
     # The browser does not post disabled inputs; a forged threshold changes nothing.
-    data = _form(logo, pic, least_cost="1", reduce_cost="99")
+    data = editor_form(logo, pic, least_cost="1", reduce_cost="99")
     answer = _preview_form(client, data, card=card.pk).json()
     assert answer["title"] == "全场满500减50"
     # Another merchant's card id is not honoured (its definition is not read).
@@ -102,7 +103,7 @@ def test_saving_an_invalid_draft_says_it_cannot_be_submitted(bistro, login):
     client = login("demo_staff")
     response = client.post(
         reverse(ADD),
-        _form(logo, pic, logo_url="") | {"_continue": "1"},
+        editor_form(logo, pic, logo_url="") | {"_continue": "1"},
         follow=True,
         HTTP_ACCEPT_LANGUAGE="en",
     )
@@ -118,7 +119,7 @@ def test_a_refusal_stored_in_chinese_is_shown_in_english(bistro, login, sandbox)
     client = login("demo_staff")
     client.post(
         reverse(ADD),
-        _form(logo, pic) | {"_submit": "1"},
+        editor_form(logo, pic) | {"_submit": "1"},
         HTTP_ACCEPT_LANGUAGE="zh-hans",
     )
     card = FriendCard.objects.get(merchant=merchant)
@@ -137,7 +138,7 @@ def test_a_refusal_stored_in_chinese_is_shown_in_english(bistro, login, sandbox)
 def test_the_history_says_where_a_change_came_from_in_words(bistro, login, sandbox):
     merchant, logo, pic = bistro
     client = login("demo_staff")
-    client.post(reverse(ADD), _form(logo, pic) | {"_submit": "1"})
+    client.post(reverse(ADD), editor_form(logo, pic) | {"_submit": "1"})
     card = FriendCard.objects.get(merchant=merchant)
     sandbox.control("POST", f"cards/{card.card_id}/review", json={"approve": True})
     for pk in WeChatEvent.objects.values_list("pk", flat=True):
@@ -153,7 +154,7 @@ def test_the_history_says_where_a_change_came_from_in_words(bistro, login, sandb
 def test_the_card_status_endpoint_answers_the_live_page(bistro, login, sandbox):
     merchant, logo, pic = bistro
     client = login("demo_staff")
-    client.post(reverse(ADD), _form(logo, pic) | {"_submit": "1"})
+    client.post(reverse(ADD), editor_form(logo, pic) | {"_submit": "1"})
     card = FriendCard.objects.get(merchant=merchant)
     page = client.get(reverse("admin:cards_friendcard_change", args=[card.pk]))
     status_url = reverse("admin:cards_friendcard_status", args=[card.pk])
@@ -165,7 +166,7 @@ def test_the_card_status_endpoint_answers_the_live_page(bistro, login, sandbox):
 def test_deleting_a_card_at_wechat_says_so(bistro, login, sandbox):
     merchant, logo, pic = bistro
     client = login("demo_staff")
-    client.post(reverse(ADD), _form(logo, pic) | {"_submit": "1"})
+    client.post(reverse(ADD), editor_form(logo, pic) | {"_submit": "1"})
     card = FriendCard.objects.get(merchant=merchant)
     page = client.get(
         reverse("admin:cards_friendcard_delete", args=[card.pk]),
@@ -182,7 +183,7 @@ def test_deleting_a_card_at_wechat_says_so(bistro, login, sandbox):
 def test_the_list_has_one_crumb_per_level_and_no_style_attributes(bistro, login):
     _merchant, logo, pic = bistro
     client = login("demo_staff")
-    client.post(reverse(ADD), _form(logo, pic) | {"_continue": "1"})
+    client.post(reverse(ADD), editor_form(logo, pic) | {"_continue": "1"})
     html = client.get(
         reverse("admin:cards_friendcard_changelist"), HTTP_ACCEPT_LANGUAGE="en"
     ).content.decode()
