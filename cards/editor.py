@@ -99,7 +99,6 @@ CONSTANTS = {
     f"{A}.share_friends": True,
 }
 # Inputs read by compound fields.
-HELPERS = ("time_begin", "time_end", "consume_share_card")
 
 _YUAN = re.compile(r"^\d+(\.\d{1,2})?$")
 _INT = re.compile(r"^-?\d+$")

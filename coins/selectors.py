@@ -26,7 +26,7 @@ from django.db.models.functions import Coalesce
 
 from portal.models import Merchant
 
-from .models import CoinAccount, LedgerEntry, Recharge, StockOrder
+from .models import CoinAccount, LedgerEntry, Recharge
 
 PAGE_SIZE = 50
 ZERO = Decimal(0)
@@ -312,14 +312,6 @@ def reconciliation(*, merchant: Merchant, local: dict[str, Decimal]) -> dict | N
         "matches": all(v == 0 for v in diff.values()),
         "checked_at": account.balance_at,
     }
-
-
-def stock_orders_for(*, merchant: Merchant) -> QuerySet[StockOrder]:
-    return StockOrder.objects.filter(merchant=merchant).select_related("card")
-
-
-def recharges_for(*, merchant: Merchant) -> QuerySet[Recharge]:
-    return Recharge.objects.filter(merchant=merchant)
 
 
 def recharges_waiting_count(*, merchant: Merchant) -> int:

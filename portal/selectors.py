@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from .models import Membership, Merchant, Store
+from .models import Membership, Merchant
 from .roles import Role
 
 
@@ -78,7 +78,3 @@ def default_merchant_id(*, user) -> int | None:
         .values_list("pk", flat=True)
         .first()
     )
-
-
-def stores_for(*, merchant: Merchant) -> QuerySet[Store]:
-    return Store.objects.filter(merchant=merchant)

@@ -108,7 +108,7 @@ def test_staff_of_another_merchant_cannot_open_the_card(bistro, login):
 
 def test_a_card_changed_since_the_editor_opened_is_not_overwritten(bistro, login):
     """Issue 9 B.5: two people edit one card; the second save would lose the first."""
-    merchant, logo, pic = bistro
+    _merchant, logo, pic = bistro
     first, second = login("demo_staff"), login("demo_owner")
     first.post(reverse(ADD), editor_form(logo, pic))
     card = FriendCard.objects.get()

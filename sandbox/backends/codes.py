@@ -22,7 +22,7 @@ from django.db.models import F, Q
 from .. import exceptions as exc
 from ..models import Account, Card, Code, Push, QRCode
 from . import carddef, clock, push
-from .cards import InvalidCardId, InvalidParam
+from .cards import InvalidParam
 from .users import is_whitelisted, openid_checked, user_touch
 
 MARK_SECONDS = 300  # SPEC §7: a mark holds a code for 5 minutes
@@ -601,16 +601,3 @@ def codes_of(*, appid: str = "", card_id: str = "", openid: str = "") -> list[Co
     if openid:
         rows = rows.filter(openid=openid)
     return list(rows)
-
-
-def card_of(account: Account, card_id) -> Card:
-    card = (
-        Card.objects.select_related("account")
-        .filter(account=account, card_id=card_id)
-        .first()
-        if isinstance(card_id, str) and card_id
-        else None
-    )
-    if card is None:
-        raise InvalidCardId()
-    return card

@@ -123,16 +123,6 @@ def ticket_issue(account: Account, kind: str) -> tuple[str, int]:
     return ticket, TICKET_TTL
 
 
-def ticket_current(account: Account, kind: str) -> str | None:
-    """The newest live ticket (for verifying signatures made with it)."""
-    row = (
-        Ticket.objects.filter(account=account, kind=kind, expires_at__gt=clock.now())
-        .order_by("-expires_at")
-        .first()
-    )
-    return row.ticket if row else None
-
-
 # --- images ----------------------------------------------------------------------
 _SIGNATURES = {
     b"\xff\xd8\xff": ("image/jpeg", "jpg"),

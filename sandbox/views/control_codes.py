@@ -11,7 +11,7 @@ from django.http import JsonResponse
 from django.urls import reverse
 
 from .. import exceptions as exc
-from ..backends import clock, codes, qrcodes, users
+from ..backends import cards, clock, codes, qrcodes, users
 from ..models import Account, Card, Code, QRCode
 from .control import _bad, _body, control
 
@@ -70,7 +70,7 @@ def card_receive(request, card_id: str):
     data = _body(request)
     card = Card.objects.select_related("account").filter(card_id=card_id).first()
     if card is None:
-        return refused(codes.InvalidCardId(), status=404)
+        return refused(cards.InvalidCardId(), status=404)
     try:
         code = codes.code_receive(
             card, openid=data.get("openid"), channel=_channel(data), wait=True
