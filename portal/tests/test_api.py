@@ -106,8 +106,9 @@ def test_every_error_answers_the_one_shape(demo, login, settings):
         ErrorCode.INVALID,
         None,
     )
-    from cards.tests.conftest import png
     from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.factories import png
 
     too_big = SimpleUploadedFile("b.png", png() + b"0" * 1_100_000)
     _error(

@@ -33,10 +33,8 @@ def strict_page(browser):
 
 
 def _approved_card(demo, sandbox):
-    from cards.tests.conftest import cash_card, png
-    from coins.tests.conftest import process_events
-
     from cards import services as card_services
+    from tests.factories import cash_card, png, process_events
 
     merchant = demo["Demo Bistro"]
     logo, pic = (

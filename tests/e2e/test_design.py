@@ -30,8 +30,12 @@ def showcase(live_demo, sandbox):
 
 
 def _page(browser, base, *, lang="en", width=1280, height=900, who="demo_owner"):
+    # Playwright's wait_for_function evaluates strings in the page, which the CSP
+    # forbids; the policy itself is checked in a strict context (test_csp.py).
     context = browser.new_context(
-        locale=screens.LANGUAGES[lang], viewport={"width": width, "height": height}
+        locale=screens.LANGUAGES[lang],
+        viewport={"width": width, "height": height},
+        bypass_csp=True,
     )
     page = context.new_page()
     page.set_default_timeout(15_000)
