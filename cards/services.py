@@ -35,13 +35,13 @@ _IMAGE_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"
 
 # WeChat's errcodes on the card path, and the field each belongs to (SPEC §3.5, §11).
 ERRCODE_FIELDS = {
-    40079: "base_info.date_info",
-    41025: "base_info.location_id_list",
-    40141: "base_info.logo_url",
-    45021: "advanced_info.consume_share_card_list",
-    40053: "",
-    47001: "",
-    40071: "",
+    wx.E.INVALID_TIME: "base_info.date_info",
+    wx.E.NO_STORE: "base_info.location_id_list",
+    wx.E.IMAGE_NOT_UPLOADED: "base_info.logo_url",
+    wx.E.TOO_MANY_GIFT_RULES: "advanced_info.consume_share_card_list",
+    wx.E.INVALID_JSON: "",
+    wx.E.INVALID_JSON_STRUCTURE: "",
+    wx.E.FORMAT_ERROR: "",
 }
 
 

@@ -184,7 +184,7 @@ class StockOrderAdmin(CoinsAdmin):
                     form.add_error(field if field in form.fields else None, errors)
             except wx.WeChatError as exc:
                 form.add_error(None, exc.message)
-                needs_account = exc.errcode == 43008  # no payment permission
+                needs_account = exc.is_(wx.E.NO_PAYMENT_PERMISSION)
             else:
                 return redirect("admin:coins_stockorder_change", order.pk)
         account = CoinAccount.objects.filter(merchant=request.merchant).first()
@@ -320,7 +320,7 @@ class RechargeAdmin(CoinsAdmin):
                 )  # fmt: skip
             except wx.WeChatError as exc:
                 form.add_error(None, exc.message)
-                needs_account = exc.errcode == 43008  # no payment permission
+                needs_account = exc.is_(wx.E.NO_PAYMENT_PERMISSION)
             else:
                 return redirect("admin:coins_recharge_change", recharge.pk)
         return TemplateResponse(

@@ -36,7 +36,7 @@ def stock_order_message(order: StockOrder) -> str:
     if order.problem and status != StockOrder.Status.CONFIRMED:
         return order.problem_message  # the problem's code, in the reader's words
     if status == StockOrder.Status.EXPIRED:
-        return str(EXPIRED_AT_WECHAT if order.errcode == 40079 else EXPIRED_HERE)
+        return str(EXPIRED_AT_WECHAT if order.errcode == wx.E.INVALID_TIME else EXPIRED_HERE)
     if status == StockOrder.Status.FAILED:
         return (
             str(NOT_ADDED) if order.errcode is None else errcode_message(order.errcode)
@@ -71,7 +71,7 @@ def coin_event_message(event: CoinEvent) -> str:
         return str(UNITS_FOR_COINS) % {"quantity": order.quantity, "price": order.price}
     if kind == CoinEvent.Kind.CONFIRM_REFUSED:
         errcode = answer.get("errcode")
-        if errcode == 40079:
+        if errcode == wx.E.INVALID_TIME:
             return str(EXPIRED_AT_WECHAT)
         if errcode is None:
             return str(NOT_ADDED)
