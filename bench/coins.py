@@ -161,10 +161,15 @@ def ledger_benchmark(rows: int, samples: int = 200) -> None:
             ],
             batch_size=5000,
         )
+    print(f"ledger: {rows:,} rows written in {time.monotonic() - t0:.0f} s")
+    from coins import services
+
+    t0 = time.monotonic()
+    services.ledger_restate_balances(merchant=merchant)
+    print(f"ledger: balances stated for {rows:,} rows in {time.monotonic() - t0:.0f} s")
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
-    print(f"ledger: {rows:,} rows written in {time.monotonic() - t0:.0f} s")
     timings, with_balance = [], []
     for _ in range(samples):
         begin = start + timedelta(days=rng.randint(0, 300))

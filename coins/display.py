@@ -36,7 +36,9 @@ def stock_order_message(order: StockOrder) -> str:
     if order.problem and status != StockOrder.Status.CONFIRMED:
         return order.problem_message  # the problem's code, in the reader's words
     if status == StockOrder.Status.EXPIRED:
-        return str(EXPIRED_AT_WECHAT if order.errcode == wx.E.INVALID_TIME else EXPIRED_HERE)
+        return str(
+            EXPIRED_AT_WECHAT if order.errcode == wx.E.INVALID_TIME else EXPIRED_HERE
+        )
     if status == StockOrder.Status.FAILED:
         return (
             str(NOT_ADDED) if order.errcode is None else errcode_message(order.errcode)

@@ -280,6 +280,11 @@ class LedgerEntry(models.Model):
     refund_free_coin_count = models.DecimalField(_("free coins refunded"), **COINS)
     refund_pay_coin_count = models.DecimalField(_("paid coins refunded"), **COINS)
     openid = models.CharField(max_length=64, blank=True)
+    # The whole ledger's balance after this order (oldest first), kept by the ledger
+    # sync (coins.services.ledger): a page reads it instead of adding up the past.
+    balance_after = models.DecimalField(
+        _("balance after"), max_digits=16, decimal_places=2, null=True, blank=True
+    )
     synced_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -205,11 +205,15 @@ def ledger_lines(*, merchant: Merchant, rows: list[LedgerEntry]) -> list[LedgerL
     """``rows`` (one page, any filters, either order) with the running balance after
     each: the balance of the *whole* ledger, filtered-out orders included.
 
-    Two queries whatever the page: the balance before the page's oldest row, and
-    one pass of a window sum over the rows between its oldest and newest.
+    The ledger sync states each row's balance (``balance_after``): a page then costs
+    nothing more. Rows not stated yet (before their first sync) take two queries:
+    the balance before the page's oldest row, and one pass of a window sum over the
+    rows between its oldest and newest.
     """
     if not rows:
         return []
+    if all(r.balance_after is not None for r in rows):
+        return [ledger_line(r, r.balance_after) for r in rows]  # stated by the sync
     keys = sorted((r.create_time, r.pk) for r in rows)
     (lo_when, lo_pk), (hi_when, hi_pk) = keys[0], keys[-1]
     base = ledger_balance_before(merchant=merchant, when=lo_when, pk=lo_pk)

@@ -28,6 +28,7 @@ from .common import (
 from .hints import on_card_pay_order
 from .ledger import (
     ledger_local_balance,
+    ledger_restate_balances,
     ledger_sync,
     ledger_upsert,
     ledgers_sync_all,
@@ -70,6 +71,7 @@ __all__ = [
     "coin_balance_refresh",
     "coins_to_recharge",
     "ledger_local_balance",
+    "ledger_restate_balances",
     "ledger_sync",
     "ledger_upsert",
     "ledgers_sync_all",

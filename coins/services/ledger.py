@@ -8,6 +8,7 @@ import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.db import transaction
 from django.db.models import Case, DecimalField, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -17,7 +18,7 @@ from wechat import errors as wx
 from wechat.api.coin import OrderInfo
 
 from ..models import CoinAccount, LedgerEntry, Recharge, StockOrder
-from ..selectors import MOVEMENTS
+from ..selectors import MOVEMENTS, ledger_line
 from .account import coin_balance_refresh
 from .common import client_for
 from .recharges import OPEN, recharges_settle_many
@@ -64,7 +65,48 @@ def ledger_upsert(*, merchant: Merchant, orders: list[OrderInfo]) -> int:
             )
             changed += 1
     LedgerEntry.objects.bulk_create(new, ignore_conflicts=True)
+    if new or changed:
+        ledger_restate_balances(
+            merchant=merchant,
+            since=min(_ledger_fields(o)["create_time"] for o in orders),
+        )
     return len(new) + changed
+
+
+def ledger_restate_balances(
+    *, merchant: Merchant, since: datetime | None = None
+) -> int:
+    """``balance_after`` of every row from ``since`` on (all rows when None), oldest
+    first, from the balance after the row before it. New orders land at the end, so
+    a sync restates only them; a change to an old order restates what follows it.
+    One merchant's restatements run one at a time (its coin account row is locked).
+    Returns how many rows changed."""
+    with transaction.atomic():
+        CoinAccount.objects.select_for_update().filter(merchant=merchant).first()
+        rows = LedgerEntry.objects.filter(merchant=merchant)
+        balance = Decimal(0)
+        if since is not None:
+            before = rows.filter(create_time__lt=since).order_by("-create_time", "-id")
+            previous = before.values_list("balance_after", flat=True).first()
+            if previous is None and before.exists():
+                since = None  # the rows before were never stated: start from the top
+            else:
+                balance = previous or Decimal(0)
+        todo = rows if since is None else rows.filter(create_time__gte=since)
+        changed, batch = 0, []
+        for entry in todo.order_by("create_time", "id").iterator(chunk_size=2000):
+            line = ledger_line(entry)
+            balance += line.total if line.counted else Decimal(0)
+            if entry.balance_after != balance:
+                entry.balance_after = balance
+                batch.append(entry)
+            if len(batch) >= 2000:
+                LedgerEntry.objects.bulk_update(batch, ["balance_after"])
+                changed, batch = changed + len(batch), []
+        if batch:
+            LedgerEntry.objects.bulk_update(batch, ["balance_after"])
+            changed += len(batch)
+    return changed
 
 
 def _apply_what_it_proves(*, merchant: Merchant, orders: list[OrderInfo]) -> None:

@@ -401,3 +401,37 @@ def test_reconcile_reads_on_get_and_checks_with_wechat_on_post(
 
 def test_unused_cards_are_not_touched_by_the_refund(coins_on):
     assert FriendCard.objects.get(pk=coins_on.pk).quantity == 0
+
+
+def test_the_sync_states_each_rows_balance_and_restates_after_a_late_change(
+    coins_on, sandbox
+):
+    """The stored running balance equals the one added up from the past, after new
+    orders and after an old order's status changes (a late payment)."""
+    merchant = coins_on.merchant
+    sandbox.account(merchant.appid, merchant.appsecret.plain(), callback_url="")
+    first = services.recharge_create(merchant=merchant, coin_count=30)
+    services.recharge_create(merchant=merchant, coin_count=5)
+    services.ledger_sync(merchant=merchant)
+    rows = list(
+        LedgerEntry.objects.filter(merchant=merchant).order_by("-create_time", "-id")
+    )
+    assert all(r.balance_after is not None for r in rows)
+    stored = [
+        line.balance for line in selectors.ledger_lines(merchant=merchant, rows=rows)
+    ]
+    LedgerEntry.objects.filter(merchant=merchant).update(balance_after=None)
+    added_up = [
+        line.balance for line in selectors.ledger_lines(merchant=merchant, rows=rows)
+    ]
+    assert stored == added_up and stored[-1] == Decimal(200)  # the free coins first
+    # The first recharge is paid later: its row counts now, and every later row moves.
+    sandbox.control("POST", f"recharges/{first.order_id}/pay", json={"success": True})
+    services.ledger_sync(merchant=merchant)
+    rows = list(
+        LedgerEntry.objects.filter(merchant=merchant).order_by("-create_time", "-id")
+    )
+    assert rows[0].balance_after == Decimal(230)
+    assert services.ledger_local_balance(merchant=merchant)["total_coin"] == Decimal(
+        230
+    )
