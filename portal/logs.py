@@ -89,8 +89,18 @@ def install(logger: logging.Logger, *filters: logging.Filter) -> None:
                 handler.addFilter(new)
 
 
+# What open pages poll while a user waits (and health probes): one line a second
+# each would bury everything else. Shown at DEBUG, and whenever they fail.
+ROUTINE_PATHS = re.compile(
+    r"^/(healthz|static/.*|api/coins/(balance|recharges/\d+|stock-orders/\d+)"
+    r"|admin/cards/friendcard/\d+/status/|api/redemption/recent.*|sandbox/static/.*)$"
+)
+
+
 class GunicornLogger(glogging.Logger):
-    """gunicorn's logger with no query strings in its error (or access) lines.
+    """gunicorn's logger with no query strings in its error (or access) lines, and
+    the routine polls of open pages left out of the access log unless they fail
+    (or LOG_LEVEL is DEBUG).
 
     ``--logger-class portal.logs.GunicornLogger`` (runall, docker/gunicorn_conf.py).
     """
@@ -99,3 +109,14 @@ class GunicornLogger(glogging.Logger):
         super().setup(cfg)
         for logger in (self.error_log, self.access_log):
             install(logger, NoQueryStrings())
+
+    def access(self, resp, req, environ, request_time):
+        status = getattr(resp, "status_code", None) or 0
+        if (
+            req.method in ("GET", "HEAD")
+            and 200 <= status < 400
+            and ROUTINE_PATHS.match(req.path or "")
+            and not logging.getLogger().isEnabledFor(logging.DEBUG)
+        ):
+            return
+        super().access(resp, req, environ, request_time)

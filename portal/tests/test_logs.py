@@ -142,3 +142,55 @@ def test_routine_beat_ticks_are_debug_and_everything_else_still_shows():
     debug = _run(ROUTINE_LINES, log_level="DEBUG")
     for line in ("tick-received", "tick-idle", "Sending due task"):
         assert line in debug, debug
+
+
+def ok_app(environ, start_response):
+    """Answers 200, or 500 for /api/coins/balance?fail."""
+    failing = environ.get("QUERY_STRING") == "fail"
+    start_response(
+        "500 Error" if failing else "200 OK", [("Content-Type", "text/plain")]
+    )
+    return [b"ok"]
+
+
+def test_routine_polls_stay_out_of_the_access_log_unless_they_fail(tmp_path):
+    """Open pages poll the balance and statuses every second or two: those lines
+    would bury everything else; a failing poll, and every other request, still show."""
+    from portal.management.commands.runall import Command
+
+    port = _free_port()
+    cmd = Command()._commands(port, _free_port(), 1, 1)["web"]
+    cmd[-1] = "portal.tests.test_logs:ok_app"
+    log_path = tmp_path / "gunicorn.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, cwd=BASE, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while "Booting worker" not in log_path.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        time.sleep(0.5)
+        for path in ("/api/coins/balance", "/healthz", "/static/portal/design.css",
+                     "/api/coins/recharges/12", "/admin/", "/api/coins/balance?fail"):  # fmt: skip
+            _send(
+                port,
+                f"GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".encode(),
+            )
+        deadline = time.monotonic() + 20
+        while '"GET /admin/"' not in log_path.read_text():
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.2)
+        time.sleep(0.5)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    text = log_path.read_text()
+    assert '"GET /admin/" 200' in text
+    assert '"GET /api/coins/balance" 500' in text
+    for quiet in (
+        '"GET /api/coins/balance" 200',
+        "/healthz",
+        "design.css",
+        "recharges/12",
+    ):
+        assert quiet not in text, quiet
