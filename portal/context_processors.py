@@ -18,4 +18,15 @@ def tenancy(request):
             lambda: list(merchants_for_user(user=user).order_by("name")[:500])
         ),
         "caps": {c.value: can(role, c) for c in Capability},
+        # SPEC §8: why nothing may be done for this merchant (revoked, …), in words.
+        "merchant_notice": SimpleLazyObject(lambda: _merchant_notice(request)),
     }
+
+
+def _merchant_notice(request) -> str:
+    merchant = getattr(request, "merchant", None)
+    if merchant is None or not merchant.is_read_only:
+        return ""
+    from .providers.selectors import merchant_state_words
+
+    return merchant_state_words(merchant)

@@ -30,10 +30,25 @@ def resolve(request):
     return found if found else (None, None)
 
 
+# SPEC §8: a merchant nothing may be done for (revoked, …) is read-only here.
+_GUARDED = ("/admin/", "/api/")
+_SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
 class CurrentMerchantMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         request.merchant, request.role = resolve(request)
+        merchant = request.merchant
+        if (
+            merchant is not None
+            and merchant.is_read_only
+            and request.method not in _SAFE_METHODS
+            and request.path.startswith(_GUARDED)
+        ):
+            from .providers.views import read_only_refusal
+
+            return read_only_refusal(request)
         return self.get_response(request)

@@ -207,6 +207,10 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # Beat entries; each app adds its own clocks here (SPEC §5 "Celery owns the clocks").
 CELERY_BEAT_SCHEDULE: dict = {
     "redispatch-events": {"task": "portal.redispatch_events", "schedule": 60.0},
+    "redispatch-component-events": {
+        "task": "portal.redispatch_component_events",
+        "schedule": 60.0,
+    },
     "cards-poll-reviews": {"task": "cards.poll_reviews", "schedule": 60.0},
     "coins-poll-recharges": {
         "task": "coins.poll_recharges",
@@ -238,6 +242,11 @@ WECHAT_API_BASE = env(
     "WECHAT_API_BASE", default=f"http://127.0.0.1:{SANDBOX_PORT}/sandbox/"
 )
 WECHAT_TIMEOUT = env.float("WECHAT_TIMEOUT", default=5.0)
+# WeChat's web pages (the providers' authorization page, SPEC §8): mp.weixin.qq.com
+# in production, the sandbox's /sandbox/mp/ by default.
+WECHAT_MP_BASE = env(
+    "WECHAT_MP_BASE", default=f"http://127.0.0.1:{SANDBOX_PORT}/sandbox/mp/"
+)
 
 # --- Auth, sessions, lockout ----------------------------------------------
 AUTHENTICATION_BACKENDS = [
