@@ -174,6 +174,14 @@ CACHES = {
     )
 }
 CACHES["default"].setdefault("KEY_PREFIX", env("CACHE_KEY_PREFIX", default="portal"))
+# The database cache culls a third of its rows past MAX_ENTRIES (Django: 300). It
+# holds every merchant's access token and tickets: a provider with hundreds of
+# sub-merchants would lose tokens to culling and refresh them again and again.
+CACHE_MAX_ENTRIES = env.int("CACHE_MAX_ENTRIES", default=100_000)
+if "DatabaseCache" in CACHES["default"]["BACKEND"]:
+    CACHES["default"].setdefault("OPTIONS", {}).setdefault(
+        "MAX_ENTRIES", CACHE_MAX_ENTRIES
+    )
 
 # --- Celery ------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")

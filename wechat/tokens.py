@@ -268,8 +268,9 @@ class AuthorizerTokenSource:
     """A sub-merchant's token through its provider's component: ``api_authorizer_token``
     with the authorizer refresh token (SPEC §8).
 
-    ``component`` is the provider's client (a ``WeChatClient`` on a
-    ``ComponentTokenSource``). ``refresh_token()`` reads the stored refresh token;
+    ``component()`` builds the provider's client (a ``WeChatClient`` on a
+    ``ComponentTokenSource``) when a refresh needs it; ``key`` names the provider's
+    component in the cache key. ``refresh_token()`` reads the stored refresh token;
     ``refresh_token_changed(old, new)`` persists one WeChat replaced;
     ``refresh_token_refused()`` hears WeChat's 61023 (authorize again);
     ``check()`` raises before any call when the merchant may not be served.
@@ -279,22 +280,23 @@ class AuthorizerTokenSource:
 
     def __init__(
         self,
-        component,
+        component: Callable[[], object],
         *,
+        key: str,
         refresh_token: Callable[[], str],
         refresh_token_changed: Callable[[str, str], None],
         refresh_token_refused: Callable[[], None],
         check: Callable[[], None] | None = None,
     ):
-        self.component = component
-        self.cache_key = f"authorizer:{component.appid}"
+        self._component = component
+        self.cache_key = f"authorizer:{key}"
         self._refresh_token = refresh_token
         self._changed = refresh_token_changed
         self._refused = refresh_token_refused
         self._check = check
 
     def __repr__(self) -> str:
-        return f"AuthorizerTokenSource(component={self.component.appid!r})"
+        return f"AuthorizerTokenSource({self.cache_key!r})"
 
     def check(self) -> None:
         if self._check is not None:
@@ -308,7 +310,7 @@ class AuthorizerTokenSource:
             self._refused()
             raise errors.ReauthorizationNeeded(path="api_authorizer_token")
         try:
-            answer = self.component.component.authorizer_token(client.appid, old)
+            answer = self._component().component.authorizer_token(client.appid, old)
         except errors.WeChatError as exc:
             if exc.is_(errors.E.REFRESH_TOKEN_INVALID):
                 self._refused()

@@ -442,7 +442,7 @@ def coupons_across(*, provider: Provider, q: str = "", status: str = "", page=1)
             "end_at",
             "card_type",
             "merchant__name",
-            "merchant__pk",
+            "merchant__id",
         )
         .order_by("title", "merchant__name", "pk")
     )

@@ -46,9 +46,16 @@ def component_client(
     provider: Provider, *, base_url: str, timeout: float, store=None, session=None
 ) -> WeChatClient:
     """The provider's client: ``client.component`` with the component access token."""
+    return _component_client(
+        provider.pk, base_url=base_url, timeout=timeout, store=store, session=session
+    )
+
+
+def _component_client(
+    provider_id: int, *, base_url: str, timeout: float, store=None, session=None
+) -> WeChatClient:
     from . import services
 
-    provider_id = provider.pk
     secrets = _provider_secrets(provider_id)
     configured = all(
         secrets.get(k)
@@ -117,13 +124,18 @@ def authorizer_token_source(
     """The token source of a sub-merchant served through its provider's component."""
     from . import services
 
-    merchant_id = merchant.pk
-    provider = merchant.provider
-    component = component_client(
-        provider, base_url=base_url, timeout=timeout, store=store
-    )
+    merchant_id, provider_id = merchant.pk, merchant.provider_id
+
+    def component() -> WeChatClient:
+        # Built only when a refresh needs it: a call with a cached token costs
+        # the merchant's state and the cache, nothing more.
+        return _component_client(
+            provider_id, base_url=base_url, timeout=timeout, store=store
+        )
+
     return AuthorizerTokenSource(
         component,
+        key=f"provider-{provider_id}",
         refresh_token=lambda: _refresh_token(merchant_id),
         refresh_token_changed=lambda old, new: services.merchant_refresh_token_replace(
             merchant_id=merchant_id, old=old, new=new
