@@ -18,7 +18,6 @@ from django.db.models import (
     Count,
     Exists,
     IntegerField,
-    Max,
     OuterRef,
     Q,
     QuerySet,
@@ -32,7 +31,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cards.models import CardStatus, FriendCard
-from coins.models import CoinAccount
 from wechat import errors as wx
 
 from ..models import Merchant, Provider, ProviderEvent, ProviderStaff, WeChatEvent
@@ -63,6 +61,23 @@ def providers_for(*, user) -> QuerySet[Provider]:
     if user.is_superuser:
         return Provider.objects.all()
     return Provider.objects.filter(staff__user=user).distinct()
+
+
+def provider_memberships(*, user) -> dict[int, tuple[Provider, bool]]:
+    """The providers ``user`` works for, by id and by name, each with whether the
+    user is one of its owners (the platform operator owns every one): one query."""
+    if not user.is_authenticated or not user.is_active:
+        return {}
+    if user.is_superuser:
+        return {p.pk: (p, True) for p in Provider.objects.order_by("name")}
+    staff = (
+        ProviderStaff.objects.filter(user=user)
+        .select_related("provider")
+        .order_by("provider__name")
+    )
+    return {
+        s.provider_id: (s.provider, s.role == ProviderStaff.Role.OWNER) for s in staff
+    }
 
 
 def provider_for(*, user, provider_id: int | None = None) -> Provider:
@@ -323,17 +338,49 @@ def console_page(
 
 
 def _rows(ids: list[int], now: datetime) -> list[Row]:
-    """The figures of the page's merchants: one grouped query per kind."""
+    """The figures of the page's merchants: two queries whatever the page holds —
+    the merchants with their coins, redemptions and last event (correlated to
+    the page's rows only), and their cards' figures grouped by merchant."""
     if not ids:
         return []
     today, week = _periods(now)
+    events = WeChatEvent.objects.filter(merchant=OuterRef("pk"))
+    newest = events.order_by("-received_at", "-pk")
     merchants = {
         m.pk: m
-        for m in Merchant.objects.filter(pk__in=ids).defer(
-            "appsecret", "event_token", "encoding_aes_key", "authorizer_refresh_token"
+        for m in Merchant.objects.filter(pk__in=ids)
+        .select_related("coin_account")
+        .defer(
+            "appsecret",
+            "event_token",
+            "encoding_aes_key",
+            "authorizer_refresh_token",
+            "authorizer_info",
+        )
+        .annotate(
+            redeemed_today=_count(
+                events.filter(event=CONSUMED, received_at__gte=today)
+            ),
+            redeemed_week=_count(events.filter(event=CONSUMED, received_at__gte=week)),
+            newest_at=Subquery(newest.values("received_at")[:1]),
+            newest_event=Subquery(newest.values("event")[:1]),
+            newest_type=Subquery(newest.values("msg_type")[:1]),
         )
     }
-    rows = {pk: Row(merchant=merchants[pk]) for pk in ids if pk in merchants}
+    rows = {}
+    for pk in ids:
+        merchant = merchants.get(pk)
+        if merchant is None:
+            continue
+        row = rows[pk] = Row(merchant=merchant)
+        account = getattr(merchant, "coin_account", None)
+        if account is not None:
+            row.coins_open = account.activated_at is not None
+            row.balance = account.total_coin
+        row.redemptions_today = merchant.redeemed_today
+        row.redemptions_week = merchant.redeemed_week
+        row.last_event_at = merchant.newest_at
+        row.last_event = merchant.newest_event or merchant.newest_type or ""
     soon = now + timedelta(days=EXPIRING_DAYS)
     card_figures = (
         FriendCard.objects.filter(merchant_id__in=ids)
@@ -351,50 +398,17 @@ def _rows(ids: list[int], now: datetime) -> list[Row]:
                 filter=Q(status=CardStatus.APPROVED, end_at__gte=now, end_at__lt=soon),
             ),
         )
+        .order_by()
     )
     for figures in card_figures:
-        row = rows[figures.pop("merchant_id")]
-        for name, value in figures.items():
-            setattr(row, name, value or 0)
-    for account in CoinAccount.objects.filter(merchant_id__in=ids).only(
-        "merchant_id", "total_coin", "activated_at"
-    ):
-        row = rows[account.merchant_id]
-        row.coins_open = account.activated_at is not None
-        row.balance = account.total_coin
-    redemptions = (
-        WeChatEvent.objects.filter(
-            merchant_id__in=ids, event=CONSUMED, received_at__gte=min(week, today)
-        )
-        .values("merchant_id")
-        .annotate(
-            today=Count("pk", filter=Q(received_at__gte=today)),
-            week=Count("pk", filter=Q(received_at__gte=week)),
-        )
-    )
-    for figures in redemptions:
-        row = rows[figures["merchant_id"]]
-        row.redemptions_today, row.redemptions_week = figures["today"], figures["week"]
-    latest = (
-        WeChatEvent.objects.filter(merchant_id__in=ids)
-        .values("merchant_id")
-        .annotate(at=Max("received_at"))
-    )
-    latest_at = {f["merchant_id"]: f["at"] for f in latest}
-    if latest_at:
-        # The newest event of each (ties broken by the larger id).
-        names = WeChatEvent.objects.filter(
-            merchant_id__in=list(latest_at),
-            received_at__in=set(latest_at.values()),
-        ).values_list("merchant_id", "received_at", "event", "msg_type")
-        for merchant_id, at, event, msg_type in names:
-            if latest_at.get(merchant_id) == at:
-                row = rows[merchant_id]
-                row.last_event_at, row.last_event = at, event or msg_type
+        row = rows.get(figures.pop("merchant_id"))
+        if row is not None:
+            for name, value in figures.items():
+                setattr(row, name, value or 0)
     for row in rows.values():
         row.state_words = merchant_state_words(row.merchant)
         row.alerts = _alerts(row)
-    return [rows[pk] for pk in ids if pk in rows]
+    return list(rows.values())
 
 
 def _alerts(row: Row) -> list[str]:

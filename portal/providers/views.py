@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -44,27 +44,38 @@ def _int(value) -> int | None:
 
 def _provider(request):
     """The provider the request acts for: ``?provider=`` (404 unless the user works
-    for it), else the one kept in the session, else the user's first by name."""
+    for it), else the one kept in the session, else the user's first by name.
+    The user's providers and roles are read once, in one query."""
+    memberships = selectors.provider_memberships(user=request.user)
+    if not memberships:
+        raise Http404
     asked = request.GET.get("provider")
     if asked:
-        provider = selectors.provider_for(user=request.user, provider_id=_int(asked))
+        wanted = _int(asked)
+        if wanted not in memberships:
+            raise Http404
     else:
-        kept = _int(request.session.get(PROVIDER_SESSION_KEY))
-        provider = (
-            selectors.providers_for(user=request.user).filter(pk=kept).first()
-            if kept
-            else None
-        ) or selectors.provider_for(user=request.user)
-    request.session[PROVIDER_SESSION_KEY] = provider.pk
+        wanted = _int(request.session.get(PROVIDER_SESSION_KEY))
+        if wanted not in memberships:
+            wanted = next(iter(memberships))
+    request.session[PROVIDER_SESSION_KEY] = wanted
+    provider, is_owner = memberships[wanted]
+    request.provider_memberships = memberships
+    request.provider_is_owner = is_owner
     return provider
 
 
 def _context(request, provider, **extra):
+    memberships = getattr(request, "provider_memberships", {})
     return {
         "provider": provider,
         "provider_status": selectors.provider_status(provider),
-        "providers": selectors.providers_for(user=request.user).order_by("name"),
-        "is_owner": selectors.is_provider_owner(user=request.user, provider=provider),
+        "providers": [p for p, _owner in memberships.values()]
+        if len(memberships) > 1
+        else [],
+        "is_owner": getattr(request, "provider_is_owner", False),
+        # The provider's pages are not the current merchant's: no merchant notice.
+        "merchant_notice": "",
         **extra,
     }
 
@@ -135,6 +146,17 @@ def console(request):
         page=request.GET.get("page", 1),
     )
     labels = _alert_labels()
+    detail = reverse("provider:merchant", args=[0]).rsplit("0/", 1)[0]
+    rows = [
+        {
+            "row": row,
+            "m": row.merchant,
+            "url": f"{detail}{row.merchant.pk}/",
+            "state": row.merchant.get_authorization_display(),
+            "badges": [(key, labels[key]) for key in row.alerts],
+        }
+        for row in data.rows
+    ]
     alerts = [
         {
             "key": key,
@@ -151,6 +173,7 @@ def console(request):
         provider,
         title=_("Provider console"),
         data=data,
+        rows=rows,
         alerts=alerts,
         alert_labels=labels,
         states=Merchant.Authorization.choices,
@@ -196,9 +219,14 @@ def merchant_detail(request, pk: int):
 
 @login_required
 @require_POST
-def merchant_enter(request, pk: int):
-    """Act for the sub-merchant: its dashboard, cards, coins, redemption, stats."""
+def merchant_enter(request, pk: int | None = None):
+    """Act for the sub-merchant (``pk``, or the console's ``merchant`` button): its
+    dashboard, cards, coins, redemption, stats."""
     provider = _provider(request)
+    if pk is None:
+        pk = _int(request.POST.get("merchant"))
+        if pk is None:
+            raise Http404
     merchant = selectors.sub_merchant(provider=provider, merchant_id=pk)
     request.session[SESSION_KEY] = merchant.pk
     messages.success(
@@ -284,7 +312,10 @@ def onboarding_callback(request):
             _("This authorization was not started here: add the merchant again."),
         )
         return redirect("provider:console")
-    provider = selectors.provider_for(user=request.user, provider_id=provider_id)
+    memberships = selectors.provider_memberships(user=request.user)
+    if provider_id not in memberships:
+        raise Http404
+    provider = memberships[provider_id][0]
     auth_code = request.GET.get("auth_code", "")
     if not auth_code:
         messages.error(
@@ -320,7 +351,7 @@ def onboarding_callback(request):
 def settings_view(request):
     """The provider's WeChat open platform settings (owners): secrets write-only."""
     provider = _provider(request)
-    if not selectors.is_provider_owner(user=request.user, provider=provider):
+    if not request.provider_is_owner:
         raise PermissionDenied
     form = ProviderSettingsForm(request.POST or None, provider=provider)
     if request.method == "POST" and form.is_valid():
