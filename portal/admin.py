@@ -16,7 +16,16 @@ from django.utils.translation import gettext_lazy as _
 
 from . import services
 from .admin_base import MerchantScopedAdmin
-from .models import Membership, Merchant, Provider, ProviderStaff, Store, WeChatEvent
+from .models import (
+    ComponentEvent,
+    Membership,
+    Merchant,
+    Provider,
+    ProviderEvent,
+    ProviderStaff,
+    Store,
+    WeChatEvent,
+)
 from .roles import Capability
 from .sites import portal_site
 
@@ -459,3 +468,49 @@ class WeChatEventAdmin(MerchantScopedAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class _ReadOnlyOpsAdmin(admin.ModelAdmin):
+    actions = None
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ComponentEvent)
+class OpsComponentEventAdmin(_ReadOnlyOpsAdmin):
+    """Providers' authorization pushes (SPEC §8): what came, not what it carried."""
+
+    list_display = [
+        "received_at",
+        "provider",
+        "info_type",
+        "authorizer_appid",
+        "status",
+    ]
+    list_filter = ["info_type", "status", "provider"]
+    fields = [
+        "provider",
+        "info_type",
+        "authorizer_appid",
+        "create_time",
+        "status",
+        "error",
+        "received_at",
+        "handled_at",
+    ]
+    readonly_fields = fields
+
+
+@admin.register(ProviderEvent)
+class OpsProviderEventAdmin(_ReadOnlyOpsAdmin):
+    list_display = ["at", "provider", "merchant", "kind", "actor"]
+    list_filter = ["kind", "provider"]
+    fields = ["at", "provider", "merchant", "kind", "actor", "message", "wechat_answer"]
+    readonly_fields = fields

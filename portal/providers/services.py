@@ -276,6 +276,13 @@ def _link(
             event_mode=Merchant.EventMode.SAFE,
         )
     before = merchant.authorization
+    if (
+        not created
+        and before == state
+        and merchant.authorizer_refresh_token == refresh_token
+        and merchant.func_ids == func_ids
+    ):
+        return merchant  # the same authorization told twice (page and push)
     merchant.authorization = state
     merchant.authorizer_refresh_token = refresh_token
     merchant.func_ids = func_ids

@@ -144,9 +144,16 @@ def test_another_providers_staff_get_404_on_every_page_and_api_of_them(
     )
     now = timezone.now()
     order = StockOrder.objects.create(
-        merchant=tea, card=card, quantity=1, quote_id="q-tea", price=1,
-        free_coin=1, pay_coin=0, quoted_at=now, expires_at=now,
-    )  # fmt: skip
+        merchant=tea,
+        card=card,
+        quantity=1,
+        quote_id="q-tea",
+        price=1,
+        free_coin=1,
+        pay_coin=0,
+        quoted_at=now,
+        expires_at=now,
+    )
     demo_provider = Provider.objects.get(name="Demo Provider")
 
     console = acme_client.get(reverse("provider:console"))

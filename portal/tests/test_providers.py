@@ -154,6 +154,10 @@ def test_onboarding_creates_the_sub_merchant_from_wechats_answers(
     pushed = ComponentEvent.objects.get(provider=provider, info_type="authorized")
     assert component_event_process(pushed.pk) == "handled"
     assert Merchant.objects.filter(appid=DUMPLING).count() == 1
+    kinds = ProviderEvent.objects.filter(merchant=merchant).values_list(
+        "kind", flat=True
+    )
+    assert list(kinds) == ["onboarded"]  # told twice, changed once
     merchant.refresh_from_db()
     assert merchant.authorizer_refresh_token == stored[DUMPLING]
 
@@ -439,3 +443,20 @@ def test_provider_settings_are_write_only(sandbox, provider, login):
     assert provider.component_appsecret == "n" * 32
     event = ProviderEvent.objects.filter(kind="settings").latest("at")
     assert "n" * 32 not in event.message and "component_appsecret" in event.message
+
+
+def test_an_expired_authorizer_token_is_refreshed_once_through_the_component(
+    sandbox, provider
+):
+    push_ticket(sandbox, provider)
+    tea = sub_merchant("Tea House")
+    client = wechat.for_merchant(tea)
+    assert client.card.batchget(offset=0, count=10).total == 0
+    refreshes = sandbox.calls("cgi-bin/component/api_authorizer_token", tea.appid)
+    # WeChat says the token expired (42001): dropped, refreshed once, retried once.
+    sandbox.fault("token_expired", appid=tea.appid, remaining=1)
+    assert wechat.for_merchant(tea).card.batchget(offset=0, count=10).total == 0
+    assert sandbox.calls("cgi-bin/component/api_authorizer_token", tea.appid) == (
+        refreshes + 1
+    )
+    assert sandbox.calls("cgi-bin/token", tea.appid) == 0  # never its own secret
