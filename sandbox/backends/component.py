@@ -12,19 +12,29 @@ from __future__ import annotations
 
 import logging
 import secrets
-import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import requests
 from django.db import transaction
 from django.db.models import Q
 
 from wechat.crypto import MessageCrypto
-from wechat.signatures import new_nonce, server_signature
 
-from ..exceptions import SandboxAPIError
+from ..exceptions import (
+    ApiUnauthorized,
+    AuthCodeExpired,
+    AuthCodeInvalid,
+    ComponentAppidInvalid,
+    ComponentNotAuthorized,
+    ComponentSecretInvalid,
+    ComponentTicketExpired,
+    ComponentTicketInvalid,
+    ComponentTokenExpired,
+    ComponentTokenInvalid,
+    ComponentTokenMissing,
+    InvalidArgs,
+    RefreshTokenInvalid,
+)
 from ..models import (
     AccessToken,
     Account,
@@ -36,16 +46,14 @@ from ..models import (
     PreAuthCode,
 )
 from . import clock, ticker
+from .component_push import component_push
 from .core import PREVIOUS_TOKEN_GRACE, TOKEN_TTL
-from .push import RETRIES, TIMEOUT, _element
 
 log = logging.getLogger("sandbox.component")
 
 TICKET_TTL = 12 * 3600  # SPEC §8: a component_verify_ticket is valid 12 hours
 PRE_AUTH_CODE_TTL = 600  # SPEC §8 decision
 AUTH_CODE_TTL = 600
-# A ticket push that found nobody listening is tried again this soon.
-TICKET_RETRY_SECONDS = 15
 MAX_LIST_COUNT = 500
 
 # The scope ids (funcscope_category) the authorization page offers, with names.
@@ -67,59 +75,6 @@ FUNC_SCOPES = {
 }
 DEFAULT_FUNC_IDS = (1, 2, 4, 8, 11, 13, 15)
 CARDS, STORES = 8, 13
-
-
-# --- errcodes (WeChat's errmsg texts) -----------------------------------------------
-class ApiUnauthorized(SandboxAPIError):
-    errcode, errmsg = 48001, "api unauthorized"
-
-
-class ComponentNotAuthorized(SandboxAPIError):
-    errcode, errmsg = 61003, "component is not authorized by this account"
-
-
-class ComponentTicketExpired(SandboxAPIError):
-    errcode, errmsg = 61005, "component ticket is expired"
-
-
-class ComponentTicketInvalid(SandboxAPIError):
-    errcode, errmsg = 61006, "component ticket is invalid"
-
-
-class AuthCodeInvalid(SandboxAPIError):
-    errcode, errmsg = 61009, "code is invalid"
-
-
-class AuthCodeExpired(SandboxAPIError):
-    errcode, errmsg = 61010, "code is expired"
-
-
-class ComponentAppidInvalid(SandboxAPIError):
-    errcode, errmsg = 61011, "invalid component"
-
-
-class RefreshTokenInvalid(SandboxAPIError):
-    errcode, errmsg = 61023, "refresh_token is invalid"
-
-
-class ComponentSecretInvalid(SandboxAPIError):
-    errcode, errmsg = 40125, "invalid appsecret"
-
-
-class ComponentTokenMissing(SandboxAPIError):
-    errcode, errmsg = 41001, "component_access_token missing"
-
-
-class ComponentTokenInvalid(SandboxAPIError):
-    errcode, errmsg = 40001, "invalid credential, access_token is invalid or not latest"
-
-
-class ComponentTokenExpired(SandboxAPIError):
-    errcode, errmsg = 42001, "component_access_token expired"
-
-
-class InvalidArgs(SandboxAPIError):
-    errcode, errmsg = 40097, "invalid args"
 
 
 class PageError(Exception):
@@ -645,130 +600,3 @@ def scope_check(access_token: str | None, path: str) -> None:
         raise ComponentTokenInvalid()
     if needed is not None and needed not in (authorization["func_ids"] or []):
         raise ApiUnauthorized()
-
-
-# --- pushes to the component and, for its authorizers, to its events URL ---------------
-def component_xml(component: Component, info_type: str, fields: dict) -> str:
-    parts = {
-        "AppId": component.component_appid,
-        "CreateTime": str(int(clock.now().timestamp())),
-        "InfoType": info_type,
-        **{k: v for k, v in fields.items() if v not in (None, "")},
-    }
-    return "<xml>" + "".join(_element(k, v) for k, v in parts.items()) + "</xml>"
-
-
-def component_push(
-    component: Component, info_type: str, fields: dict, *, wait: bool = True
-) -> ComponentPush:
-    push = ComponentPush.objects.create(
-        component=component,
-        info_type=info_type,
-        xml=component_xml(component, info_type, fields),
-    )
-    if wait:
-        return component_push_deliver(push)
-    threading.Thread(target=_deliver_in_thread, args=(push.pk,), daemon=True).start()
-    return push
-
-
-def component_push_deliver(
-    push: ComponentPush, *, session: requests.Session | None = None
-) -> ComponentPush:
-    """Deliver a push as WeChat does: always encrypted with the component's keys
-    (the trailing appid is the component appid), 5 s timeout, 3 retries."""
-    component = push.component
-    if not component.callback_url:
-        push.status, push.response = ComponentPush.Status.FAILED, "no callback URL"
-        push.save(update_fields=["status", "response"])
-        return push
-    crypto = MessageCrypto(
-        component.token, component.encoding_aes_key, component.component_appid
-    )
-    session = session or requests.Session()
-    for _attempt in range(1 + RETRIES):
-        timestamp, nonce = str(int(time.time())), new_nonce(10)
-        encrypted = crypto.encrypt(push.xml)
-        body = (
-            f"<xml><AppId><![CDATA[{component.component_appid}]]></AppId>"
-            f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
-        )
-        params = {
-            "signature": server_signature(component.token, timestamp, nonce),
-            "timestamp": timestamp,
-            "nonce": nonce,
-            "encrypt_type": "aes",
-            "msg_signature": crypto.signature(timestamp, nonce, encrypted),
-        }
-        push.attempts += 1
-        try:
-            response = session.post(
-                component.callback_url,
-                params=params,
-                data=body.encode("utf-8"),
-                headers={"Content-Type": "text/xml; charset=utf-8"},
-                timeout=TIMEOUT,
-            )
-            push.response = f"HTTP {response.status_code}: {response.text[:200]}"
-            if response.status_code == 200:
-                push.status = ComponentPush.Status.DELIVERED
-                break
-        except requests.RequestException as error:
-            push.response = type(error).__name__
-    else:
-        push.status = ComponentPush.Status.FAILED
-    push.save(update_fields=["status", "attempts", "response"])
-    if (
-        push.info_type == "component_verify_ticket"
-        and push.status == ComponentPush.Status.FAILED
-    ):
-        # Nobody listened (the provider's server is still starting): sooner again.
-        Component.objects.filter(pk=component.pk).update(
-            next_ticket_at=clock.now() + timedelta(seconds=TICKET_RETRY_SECONDS)
-        )
-    log.info("push %s to %s: %s", push.info_type, component, push.status)
-    return push
-
-
-def _deliver_in_thread(push_id: int) -> None:
-    from django.db import connections
-
-    try:
-        push = ComponentPush.objects.select_related("component").get(pk=push_id)
-        component_push_deliver(push)
-    finally:
-        connections.close_all()
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where and how an account's own events are pushed."""
-
-    url: str
-    token: str
-    encoding_aes_key: str
-    appid: str  # the trailing appid of encrypted pushes
-    encrypted: bool
-
-
-def push_target(account: Account) -> Target | None:
-    """SPEC §8: an account that authorized a component (with an events URL) has its
-    events pushed there, ``$APPID$`` replaced, encrypted with the component's keys;
-    None: the account's own server."""
-    authorization = (
-        Authorization.objects.select_related("component")
-        .filter(account=account, status=Authorization.Status.AUTHORIZED)
-        .exclude(component__events_url="")
-        .order_by("-authorized_at")
-        .first()
-    )
-    if authorization is None:
-        return None
-    component = authorization.component
-    return Target(
-        url=component.events_url.replace("$APPID$", account.appid),
-        token=component.token,
-        encoding_aes_key=component.encoding_aes_key,
-        appid=component.component_appid,
-        encrypted=True,
-    )

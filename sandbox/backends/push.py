@@ -118,7 +118,7 @@ def push_deliver(push: Push, *, session: requests.Session | None = None) -> Push
 def _target(account: Account):
     """The account's own server, or (SPEC §8) the events URL of the component it
     authorized, with the component's keys."""
-    from .component import Target, push_target
+    from .component_push import Target, push_target
 
     return push_target(account) or Target(
         url=account.callback_url,
