@@ -269,6 +269,7 @@ def sandbox(live_server, settings, transactional_db) -> SandboxHandle:
     The demo merchants' sandbox accounts push events to this live server.
     """
     settings.WECHAT_API_BASE = live_server.url + "/sandbox/"
+    settings.WECHAT_MP_BASE = live_server.url + "/sandbox/mp/"  # SPEC §8's page
     settings.WECHAT_TIMEOUT = 2.0
     return SandboxHandle(live_server.url + "/sandbox/")
 

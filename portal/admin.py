@@ -25,7 +25,16 @@ from wechat import errors as wx
 from . import services
 from .admin_base import MerchantScopedAdmin, SecretsWriteOnly
 from .labels import event_label
-from .models import Membership, Merchant, Provider, ProviderStaff, Store, WeChatEvent
+from .models import (
+    ComponentEvent,
+    Membership,
+    Merchant,
+    Provider,
+    ProviderEvent,
+    ProviderStaff,
+    Store,
+    WeChatEvent,
+)
 from .roles import Capability
 from .sites import portal_site
 
@@ -393,8 +402,15 @@ class OpsMerchantAdmin(SecretsWriteOnly, admin.ModelAdmin):
     """The operator onboards merchants and may set their secrets, never read them."""
 
     form = OpsMerchantForm
-    list_display = ["name", "appid", "provider", "created_at"]
-    list_filter = ["provider"]
+    list_display = [
+        "name",
+        "appid",
+        "provider",
+        "access",
+        "authorization",
+        "created_at",
+    ]
+    list_filter = ["provider", "access", "authorization"]
     search_fields = ["name", "appid"]
 
     def save_model(self, request, obj, form, change):
@@ -420,13 +436,78 @@ class ProviderStaffInline(admin.TabularInline):
     model = ProviderStaff
     extra = 0
     raw_id_fields = ["user"]
+    fields = ["user", "role"]
+
+
+class OpsProviderForm(forms.ModelForm):
+    """A provider's open platform settings (SPEC §8): the secrets are write-only."""
+
+    component_appsecret = forms.CharField(
+        label=_("Component AppSecret"),
+        required=False,
+        widget=SecretInput(),
+        max_length=64,
+    )
+    component_token = forms.CharField(
+        label=_("Message token"), required=False, widget=SecretInput(), max_length=32
+    )
+    component_encoding_aes_key = forms.CharField(
+        label=_("Message EncodingAESKey"),
+        required=False,
+        widget=SecretInput(),
+        validators=[validate_encoding_aes_key],
+    )
+
+    class Meta:
+        model = Provider
+        fields = ["name", "component_appid"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in (
+            "component_appsecret",
+            "component_token",
+            "component_encoding_aes_key",
+        ):
+            is_set = bool(self.instance.pk and getattr(self.instance, name))
+            self.fields[name].help_text = (
+                gettext("Set. Leave blank to keep it; type a new value to replace it.")
+                if is_set
+                else gettext("Not set.")
+            )
 
 
 @admin.register(Provider)
 class OpsProviderAdmin(SecretsWriteOnly, admin.ModelAdmin):
-    list_display = ["name", "component_appid", "created_at"]
-    exclude = ["component_appsecret"]
+    form = OpsProviderForm
+    list_display = ["name", "component_appid", "ticket_received_at", "created_at"]
+    fields = [
+        "name",
+        "component_appid",
+        "component_appsecret",
+        "component_token",
+        "component_encoding_aes_key",
+        "ticket_received_at",
+        "problem_errcode",
+    ]
+    readonly_fields = ["ticket_received_at", "problem_errcode"]
     inlines = [ProviderStaffInline]
+
+    def save_model(self, request, obj, form, change):
+        from .providers import services as provider_services
+
+        if not change:
+            obj.save()
+        else:
+            Provider.objects.filter(pk=obj.pk).update(name=obj.name)
+        provider_services.provider_update_settings(
+            provider=obj,
+            actor=request.user,
+            component_appid=form.cleaned_data["component_appid"],
+            component_appsecret=form.cleaned_data["component_appsecret"],
+            component_token=form.cleaned_data["component_token"],
+            component_encoding_aes_key=form.cleaned_data["component_encoding_aes_key"],
+        )
 
 
 @admin.register(Membership)
@@ -537,3 +618,49 @@ class WeChatEventAdmin(MerchantScopedAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class _ReadOnlyOpsAdmin(admin.ModelAdmin):
+    actions = None
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ComponentEvent)
+class OpsComponentEventAdmin(_ReadOnlyOpsAdmin):
+    """Providers' authorization pushes (SPEC §8): what came, not what it carried."""
+
+    list_display = [
+        "received_at",
+        "provider",
+        "info_type",
+        "authorizer_appid",
+        "status",
+    ]
+    list_filter = ["info_type", "status", "provider"]
+    fields = [
+        "provider",
+        "info_type",
+        "authorizer_appid",
+        "create_time",
+        "status",
+        "error",
+        "received_at",
+        "handled_at",
+    ]
+    readonly_fields = fields
+
+
+@admin.register(ProviderEvent)
+class OpsProviderEventAdmin(_ReadOnlyOpsAdmin):
+    list_display = ["at", "provider", "merchant", "kind", "actor"]
+    list_filter = ["kind", "provider"]
+    fields = ["at", "provider", "merchant", "kind", "actor", "message", "wechat_answer"]
+    readonly_fields = fields

@@ -231,6 +231,12 @@ def tenant_path(model) -> str:
     return path
 
 
+def merchant_read_only(request) -> bool:
+    """True when the request's merchant may only be looked at (SPEC §8)."""
+    merchant = getattr(request, "merchant", None)
+    return bool(merchant is not None and merchant.is_read_only)
+
+
 def scope(queryset: models.QuerySet, merchant) -> models.QuerySet:
     """``queryset`` restricted to ``merchant``'s rows; nothing at all without one."""
     if merchant is None:
@@ -260,22 +266,29 @@ class MerchantScopedAdmin(SecretsWriteOnly, admin.ModelAdmin):
             getattr(request, "role", None), capability
         )
 
+    def _writable(self, request) -> bool:
+        """False for a merchant nothing may be done for (SPEC §8: revoked, …):
+        its data stays visible, read-only."""
+        return not merchant_read_only(request)
+
     def has_module_permission(self, request) -> bool:
         return self.has_view_permission(request)
 
     def has_view_permission(self, request, obj=None) -> bool:
-        return self._can(request, self.view_capability) or self.has_change_permission(
-            request, obj
+        return self._can(request, self.view_capability) or self._can(
+            request, self.change_capability
         )
 
     def has_add_permission(self, request) -> bool:
-        return self._can(request, self.change_capability)
+        return self._writable(request) and self._can(request, self.change_capability)
 
     def has_change_permission(self, request, obj=None) -> bool:
-        return self._can(request, self.change_capability)
+        return self._writable(request) and self._can(request, self.change_capability)
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return self._can(request, self.delete_capability or self.change_capability)
+        return self._writable(request) and self._can(
+            request, self.delete_capability or self.change_capability
+        )
 
     # --- rows --------------------------------------------------------------
     def get_queryset(self, request):
@@ -355,8 +368,10 @@ class ScopedInline(admin.TabularInline):
     change_capability: str = Capability.CARDS
 
     def _can(self, request) -> bool:
-        return getattr(request, "merchant", None) is not None and can(
-            getattr(request, "role", None), self.change_capability
+        return (
+            getattr(request, "merchant", None) is not None
+            and not merchant_read_only(request)
+            and can(getattr(request, "role", None), self.change_capability)
         )
 
     def has_add_permission(self, request, obj=None) -> bool:

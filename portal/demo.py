@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
 from .models import Membership, Merchant, Provider, ProviderStaff, Store
 from .roles import Role
@@ -28,12 +29,32 @@ class DemoMerchant:
     users: tuple[tuple[str, str], ...] = ()  # (username, role)
     provider: str | None = None
     encrypted_events: bool = False
+    # Authorized to its provider's component (SPEC §8): no AppSecret in the portal.
+    via_component: bool = False
+
+
+@dataclass(frozen=True)
+class DemoComponent:
+    """A provider's component at WeChat's open platform (SPEC §8)."""
+
+    provider: str
+    component_appid: str
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    """An official account only WeChat knows (yet): one to onboard."""
+
+    name: str
+    appid: str
 
 
 @dataclass(frozen=True)
 class DemoData:
     merchants: tuple[DemoMerchant, ...]
     providers: dict[str, tuple[str, ...]] = field(default_factory=dict)  # name -> users
+    components: tuple[DemoComponent, ...] = ()
+    wechat_only: tuple[DemoAccount, ...] = ()
 
 
 DEMO = DemoData(
@@ -67,16 +88,22 @@ DEMO = DemoData(
             appid="wx0000000000de0011",
             stores=(("300001", "Tea House · Hangzhou", "5 West Lake Rd, Hangzhou"),),
             provider="Demo Provider",
+            via_component=True,
         ),
         DemoMerchant(
             name="Noodle Bar",
             appid="wx0000000000de0012",
             stores=(("300101", "Noodle Bar · Suzhou", "9 Pingjiang Rd, Suzhou"),),
             provider="Demo Provider",
+            via_component=True,
         ),
     ),
     providers={"Demo Provider": ("demo_provider",)},
+    components=(DemoComponent("Demo Provider", "wx0000000000dc0001"),),
+    wechat_only=(DemoAccount("Dumpling House", "wx0000000000de0013"),),
 )
+# What the demo's sub-merchants granted their provider (8 and 13 among them).
+DEMO_FUNC_IDS = (1, 2, 4, 8, 11, 13, 15)
 
 
 def new_encoding_aes_key() -> str:
@@ -100,12 +127,22 @@ def seed_demo(*, portal_url: str | None = None) -> dict[str, Merchant]:
     The sandbox accounts push events to ``portal_url`` (default: this machine's
     ``make run`` port, ``PORT``), re-pointed on every run whatever the port is.
     """
+    base = (portal_url or f"http://127.0.0.1:{os.environ.get('PORT', '8000')}").rstrip(
+        "/"
+    )
     providers = {}
     for name, usernames in DEMO.providers.items():
         provider, _ = Provider.objects.get_or_create(name=name)
         for username in usernames:
-            ProviderStaff.objects.get_or_create(provider=provider, user=_user(username))
+            ProviderStaff.objects.update_or_create(
+                provider=provider,
+                user=_user(username),
+                defaults={"role": ProviderStaff.Role.OWNER},
+            )
         providers[name] = provider
+    components = {}
+    for spec in DEMO.components:
+        components[spec.provider] = _component(providers[spec.provider], spec, base)
 
     merchants = {}
     for spec in DEMO.merchants:
@@ -115,14 +152,17 @@ def seed_demo(*, portal_url: str | None = None) -> dict[str, Merchant]:
                 appid=spec.appid,
                 name=spec.name,
                 provider=providers.get(spec.provider),
-                appsecret=secrets.token_hex(16),
-                event_token=secrets.token_hex(8),
+                appsecret="" if spec.via_component else secrets.token_hex(16),
+                event_token="" if spec.via_component else secrets.token_hex(8),
                 encoding_aes_key=new_encoding_aes_key()
                 if spec.encrypted_events
                 else "",
                 event_mode=Merchant.EventMode.SAFE
-                if spec.encrypted_events
+                if spec.encrypted_events or spec.via_component
                 else Merchant.EventMode.PLAIN,
+                access=Merchant.Access.COMPONENT
+                if spec.via_component
+                else Merchant.Access.APPSECRET,
             )
         for poi_id, name, address in spec.stores:
             Store.objects.get_or_create(
@@ -135,20 +175,124 @@ def seed_demo(*, portal_url: str | None = None) -> dict[str, Merchant]:
                 merchant=merchant, user=_user(username), defaults={"role": role}
             )
         merchants[spec.name] = merchant
-        _sandbox_account(merchant, spec, portal_url)
+        if spec.via_component:
+            _sandbox_account_of_sub_merchant(merchant, spec, base)
+            merchants[spec.name] = _authorized(merchant, components[spec.provider])
+        else:
+            _sandbox_account(merchant, spec, base)
+    for account in DEMO.wechat_only:
+        _wechat_only_account(account, base)
     return merchants
 
 
-def _sandbox_account(merchant: Merchant, spec: DemoMerchant, portal_url: str | None):
+def _sandbox_account(merchant: Merchant, spec: DemoMerchant, base: str):
     """WeChat's side of a demo merchant: the same secrets, pushing to the portal."""
     from sandbox.backends.core import account_save
 
-    base = portal_url or f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
     account_save(
         appid=merchant.appid,
         secret=merchant.appsecret,
         token=merchant.event_token,
         encoding_aes_key=merchant.encoding_aes_key,
-        callback_url=f"{base.rstrip('/')}/wechat/events/{merchant.appid}/",
+        callback_url=f"{base}/wechat/events/{merchant.appid}/",
         encrypted=spec.encrypted_events,
+        nick_name=spec.name,
+        principal_name=f"{spec.name} Ltd.",
     )
+
+
+def _wechat_only_account(account: DemoAccount, base: str) -> None:
+    """An official account WeChat knows and the portal does not (yet)."""
+    from sandbox.models import Account
+
+    existing = Account.objects.filter(appid=account.appid).first()
+    from sandbox.backends.core import account_save
+
+    account_save(
+        appid=account.appid,
+        secret=existing.secret if existing else secrets.token_hex(16),
+        token=existing.token if existing else secrets.token_hex(8),
+        callback_url=f"{base}/wechat/events/{account.appid}/",
+        nick_name=account.name,
+        principal_name=f"{account.name} Ltd.",
+    )
+
+
+def _component(provider: Provider, spec: DemoComponent, base: str):
+    """The provider's open platform settings, and WeChat's side of them."""
+    from sandbox.backends.component import component_save
+
+    if not provider.is_configured:
+        Provider.objects.filter(pk=provider.pk).update(
+            component_appid=spec.component_appid,
+            component_appsecret=secrets.token_hex(16),
+            component_token=secrets.token_hex(8),
+            component_encoding_aes_key=new_encoding_aes_key(),
+        )
+        provider.refresh_from_db()
+    return component_save(
+        component_appid=provider.component_appid,
+        secret=provider.component_appsecret,
+        token=provider.component_token,
+        encoding_aes_key=provider.component_encoding_aes_key,
+        callback_url=f"{base}/wechat/component/{provider.component_appid}/",
+        events_url="",
+        name=provider.name,
+    )
+
+
+def _sandbox_account_of_sub_merchant(merchant: Merchant, spec: DemoMerchant, base):
+    """A sub-merchant's own account at WeChat: its AppSecret stays there."""
+    from sandbox.models import Account
+
+    existing = Account.objects.filter(appid=merchant.appid).first()
+    from sandbox.backends.core import account_save
+
+    account_save(
+        appid=merchant.appid,
+        secret=existing.secret if existing else secrets.token_hex(16),
+        token=existing.token if existing else secrets.token_hex(8),
+        callback_url=f"{base}/wechat/events/{merchant.appid}/",
+        nick_name=spec.name,
+        principal_name=f"{spec.name} Ltd.",
+    )
+
+
+def _authorized(merchant: Merchant, component) -> Merchant:
+    """The sub-merchant authorized its provider's component (SPEC §8): the refresh
+    token the authorization gave, in the portal; nothing changes on a second run."""
+    from sandbox.backends.component import authorization_grant, authorizer_info
+    from sandbox.models import Authorization
+
+    held = Authorization.objects.filter(
+        component=component, account__appid=merchant.appid, status="authorized"
+    ).first()
+    keeps = (
+        held is not None
+        and merchant.via_component
+        and merchant.authorizer_refresh_token
+        in (held.refresh_token, held.previous_refresh_token)
+        and merchant.authorization == Merchant.Authorization.ACTIVE
+    )
+    if keeps:
+        return merchant
+    grant = authorization_grant(
+        component, authorizer_appid=merchant.appid, func_ids=DEMO_FUNC_IDS, push=False
+    )
+    now = timezone.now()
+    merchant.access = Merchant.Access.COMPONENT
+    merchant.authorization = Merchant.Authorization.ACTIVE
+    # An older demo gave these merchants their own secrets: a provider holds none.
+    merchant.appsecret = ""
+    merchant.event_token = ""
+    merchant.event_mode = Merchant.EventMode.SAFE
+    merchant.authorizer_refresh_token = grant.authorization.refresh_token
+    merchant.func_ids = list(DEMO_FUNC_IDS)
+    info = authorizer_info(component, authorizer_appid=merchant.appid)
+    merchant.authorizer_info = {
+        k: info["authorizer_info"][k]
+        for k in ("nick_name", "user_name", "principal_name")
+    }
+    merchant.authorized_at = merchant.authorization_changed_at = now
+    merchant.save()
+    return merchant

@@ -21,6 +21,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.core.cache import cache
@@ -84,7 +85,45 @@ TIMESTAMP_WINDOW = 300  # seconds either side of now (SPEC §10)
 LATEST_CREATE_TIME = 4_102_444_800  # 2100-01-01: beyond it a CreateTime is not a time
 
 
-def decode(merchant: Merchant, body: bytes, query) -> tuple[str, dict, bool]:
+@dataclass(frozen=True)
+class Keys:
+    """What verifies a push (SPEC §8, §10): the token and EncodingAESKey, the appid
+    an encrypted push must end with, whether plain pushes are accepted, and the
+    scope its nonces are counted in.
+
+    A merchant's own pushes use its keys; a provider's component endpoint and its
+    sub-merchants' events use the provider's, with the component appid.
+    """
+
+    scope: str
+    token: str = field(repr=False)
+    encoding_aes_key: str = field(repr=False)
+    appid: str
+    plain_allowed: bool
+
+    @classmethod
+    def of_merchant(cls, merchant: Merchant) -> Keys:
+        return cls(
+            scope=str(merchant.pk),
+            token=merchant.event_token,
+            encoding_aes_key=merchant.encoding_aes_key,
+            appid=merchant.appid,
+            plain_allowed=merchant.event_mode == Merchant.EventMode.PLAIN,
+        )
+
+    @classmethod
+    def of_provider(cls, provider) -> Keys:
+        """Always safe mode; the trailing appid is the component appid."""
+        return cls(
+            scope=f"provider:{provider.pk}",
+            token=provider.component_token,
+            encoding_aes_key=provider.component_encoding_aes_key,
+            appid=provider.component_appid,
+            plain_allowed=False,
+        )
+
+
+def decode(target: Merchant | Keys, body: bytes, query) -> tuple[str, dict, bool]:
     """Verify and decode a push: ``(xml, parsed, encrypted)``.
 
     SPEC §10: a merchant in safe mode accepts only encrypted pushes verified by
@@ -92,21 +131,26 @@ def decode(merchant: Merchant, body: bytes, query) -> tuple[str, dict, bool]:
     be within 5 minutes of now, and a (timestamp, nonce) is accepted with one body
     only (WeChat's retries repeat the same body; a signed query string replayed with
     another body is refused). Raises SignatureError (403) or xmlutil.XMLError (400).
+    ``target``: a merchant (its own keys) or the ``Keys`` to verify with.
     """
-    token = merchant.event_token
+    keys = target if isinstance(target, Keys) else Keys.of_merchant(target)
+    token = keys.token
     timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
     if not token:
-        raise SignatureError("the merchant has no event token")
+        raise SignatureError("the receiver has no event token")
     if not _fresh(timestamp):
         raise SignatureError("timestamp outside the 5-minute window")
     encrypted = query.get("encrypt_type") == "aes"
-    if not encrypted and merchant.event_mode != Merchant.EventMode.PLAIN:
-        raise SignatureError("the merchant is in safe mode: plain push refused")
+    if not encrypted and not keys.plain_allowed:
+        raise SignatureError("safe mode: plain push refused")
     if encrypted:
-        if not merchant.encoding_aes_key:
+        if not keys.encoding_aes_key or not keys.appid:
             raise SignatureError("no EncodingAESKey for an encrypted push")
         xmlutil.parse(body)  # the envelope itself: UTF-8, no declarations
-        crypto = MessageCrypto(token, merchant.encoding_aes_key, merchant.appid)
+        try:
+            crypto = MessageCrypto(token, keys.encoding_aes_key, keys.appid)
+        except CryptoError:
+            raise SignatureError("the stored EncodingAESKey is not usable") from None
         try:
             xml = crypto.decrypt_message(
                 body,
@@ -126,7 +170,7 @@ def decode(merchant: Merchant, body: bytes, query) -> tuple[str, dict, bool]:
         xml = body
     parsed = xmlutil.parse(xml)
     _create_time(parsed)
-    _accept_nonce_once(merchant, timestamp, nonce, body)
+    _accept_nonce_once(keys.scope, timestamp, nonce, body)
     text = xml if isinstance(xml, str) else xml.decode("utf-8")
     return text, parsed, encrypted
 
@@ -148,14 +192,14 @@ def _create_time(parsed: dict) -> int:
     return int(text)
 
 
-def _accept_nonce_once(merchant: Merchant, timestamp: str, nonce: str, body) -> None:
+def _accept_nonce_once(scope: str, timestamp: str, nonce: str, body) -> None:
     """One body per signed (timestamp, nonce), for as long as the timestamp is
     accepted (the shared cache: every web process sees it)."""
     raw = body if isinstance(body, bytes) else body.encode("utf-8")
     digest = hashlib.sha256(raw).hexdigest()
     key = (
         "wechat:push-nonce:"
-        + hashlib.sha256(f"{merchant.pk}|{timestamp}|{nonce}".encode()).hexdigest()
+        + hashlib.sha256(f"{scope}|{timestamp}|{nonce}".encode()).hexdigest()
     )
     if cache.add(key, digest, 2 * TIMESTAMP_WINDOW):
         return

@@ -37,6 +37,11 @@ def resolve(request):
     return found if found else (None, None)
 
 
+# SPEC §8: a merchant nothing may be done for (revoked, …) is read-only here.
+_GUARDED = ("/admin/", "/api/")
+_SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
 class CurrentMerchantMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -51,6 +56,16 @@ class CurrentMerchantMiddleware:
         # Not deactivated on the way out: a streamed export (CSV) is written after
         # this returns and must still be in the merchant's zone. Each request sets
         # its own zone on the way in.
+        merchant = request.merchant
+        if (
+            merchant is not None
+            and merchant.is_read_only
+            and request.method not in _SAFE_METHODS
+            and request.path.startswith(_GUARDED)
+        ):
+            from .providers.views import read_only_refusal
+
+            return read_only_refusal(request)
         return self.get_response(request)
 
 

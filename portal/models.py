@@ -43,20 +43,54 @@ def default_time_zone() -> str:
 
 
 class Provider(models.Model):
-    """A third-party service provider (第三方平台) running the portal for sub-merchants."""
+    """A third-party service provider (第三方平台) running the portal for sub-merchants.
+
+    Its WeChat open platform settings (SPEC §8): the component appid and appsecret,
+    and the message token and EncodingAESKey WeChat encrypts its pushes with — all
+    secrets encrypted at rest, write-only in forms. WeChat's latest
+    component_verify_ticket is kept here too (latest wins, valid 12 h).
+    """
 
     name = models.CharField(_("name"), max_length=100, unique=True)
     component_appid = models.CharField(_("component appid"), max_length=32, blank=True)
     component_appsecret = EncryptedTextField(_("component appsecret"), blank=True)
+    component_token = EncryptedTextField(_("message token"), blank=True)
+    component_encoding_aes_key = EncryptedTextField(_("EncodingAESKey"), blank=True)
+    verify_ticket = EncryptedTextField(_("component_verify_ticket"), blank=True)
+    # WeChat's CreateTime of the kept ticket: an older push never replaces it.
+    ticket_create_time = models.BigIntegerField(default=0)
+    ticket_received_at = models.DateTimeField(
+        _("ticket received at"), null=True, blank=True
+    )
+    # The last provider-level refusal (61004/61005/61006/61011/40125), until a
+    # component token is had again.
+    problem_errcode = models.IntegerField(_("WeChat problem"), null=True, blank=True)
+    problem_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("service provider")
         verbose_name_plural = _("service providers")
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["component_appid"],
+                condition=~models.Q(component_appid=""),
+                name="provider_component_appid_unique",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_configured(self) -> bool:
+        return bool(
+            self.component_appid
+            and self.component_appsecret
+            and self.component_token
+            and self.component_encoding_aes_key
+        )
 
 
 class Merchant(models.Model):
@@ -69,6 +103,20 @@ class Merchant(models.Model):
 
         SAFE = "safe", _("Safe mode (encrypted)")
         PLAIN = "plain", _("Plain text")
+
+    class Access(models.TextChoices):
+        """Where the merchant's access token comes from (SPEC §4, §8)."""
+
+        APPSECRET = "appsecret", _("Its own AppSecret")
+        COMPONENT = "component", _("Authorized to its service provider")
+
+    class Authorization(models.TextChoices):
+        """Whether a provider may act for the merchant at WeChat (SPEC §8)."""
+
+        ACTIVE = "active", _("Active")
+        REVOKED = "revoked", _("Revoked")
+        REAUTHORIZE = "reauthorize", _("Needs re-authorization")
+        INSUFFICIENT = "insufficient", _("Insufficient permissions")
 
     provider = models.ForeignKey(
         Provider,
@@ -99,15 +147,72 @@ class Merchant(models.Model):
         choices=TIME_ZONES,
         default=default_time_zone,
     )
+    access = models.CharField(
+        _("WeChat access"),
+        max_length=16,
+        choices=Access.choices,
+        default=Access.APPSECRET,
+    )
+    authorization = models.CharField(
+        _("authorization"),
+        max_length=16,
+        choices=Authorization.choices,
+        default=Authorization.ACTIVE,
+    )
+    # SPEC §8: handed over only by api_query_auth; persisted, encrypted, and
+    # replaced whenever WeChat returns a new one.
+    authorizer_refresh_token = EncryptedTextField(
+        _("authorizer refresh token"), blank=True
+    )
+    func_ids = models.JSONField(_("granted permissions"), default=list, blank=True)
+    # api_get_authorizer_info: nick_name, user_name (gh_…), principal_name, …
+    authorizer_info = models.JSONField(default=dict, blank=True, editable=False)
+    authorized_at = models.DateTimeField(_("authorized at"), null=True, blank=True)
+    authorization_changed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("merchant")
         verbose_name_plural = _("merchants")
         ordering = ["name"]
+        indexes = [
+            models.Index(fields=["provider", "name"], name="merchant_provider_name"),
+            models.Index(
+                fields=["provider", "authorization"], name="merchant_provider_state"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    authorization__in=[
+                        "active",
+                        "revoked",
+                        "reauthorize",
+                        "insufficient",
+                    ]
+                ),
+                name="merchant_authorization_valid",
+            ),
+            # Served through a component only with a provider to serve it.
+            models.CheckConstraint(
+                condition=~models.Q(access="component")
+                | models.Q(provider__isnull=False),
+                name="merchant_component_has_provider",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def via_component(self) -> bool:
+        return self.access == self.Access.COMPONENT
+
+    @property
+    def is_read_only(self) -> bool:
+        """True when nothing may be done for the merchant at WeChat (SPEC §8): its
+        data stays readable, and the portal changes nothing of it."""
+        return self.authorization != self.Authorization.ACTIVE
 
 
 class Store(models.Model):
@@ -186,7 +291,12 @@ class Membership(models.Model):
 
 
 class ProviderStaff(models.Model):
-    """A user of a provider, acting for each of the provider's sub-merchants."""
+    """A user of a provider, acting for each of the provider's sub-merchants.
+    The provider's owners also keep its WeChat open platform settings."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner", _("Owner")
+        STAFF = "staff", _("Staff")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -199,6 +309,9 @@ class ProviderStaff(models.Model):
         verbose_name=_("service provider"),
         on_delete=models.CASCADE,
         related_name="staff",
+    )
+    role = models.CharField(
+        _("role"), max_length=8, choices=Role.choices, default=Role.STAFF
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -260,9 +373,23 @@ class WeChatEvent(models.Model):
                 fields=["merchant", "dedupe_key"], name="wechat_event_once"
             )
         ]
-        indexes = [models.Index(fields=["status", "received_at"])]
+        indexes = [
+            models.Index(fields=["status", "received_at"]),
+            # The provider console: last event and redemptions per merchant.
+            models.Index(
+                fields=["merchant", "event", "received_at"],
+                name="wechat_event_merchant_kind",
+            ),
+            models.Index(
+                fields=["merchant", "-received_at"], name="wechat_event_merchant_at"
+            ),
+        ]
 
     def __str__(self) -> str:
         when = timezone.localtime(self.received_at) if self.received_at else None
         label = event_label(self.event or self.msg_type)
         return f"{label} · {when:%Y-%m-%d %H:%M:%S}" if when else label
+
+
+# Third-party providers' pushes and history (SPEC §8) live in their own module.
+from .providers.models import ComponentEvent, ProviderEvent  # noqa: E402, F401

@@ -43,7 +43,12 @@ def role_for(*, user, merchant_id: int) -> str | None:
     return None
 
 
-SECRET_FIELDS = ("appsecret", "event_token", "encoding_aes_key")
+SECRET_FIELDS = (
+    "appsecret",
+    "event_token",
+    "encoding_aes_key",
+    "authorizer_refresh_token",
+)
 
 
 def merchant_and_role(*, user, merchant_id: int) -> tuple[Merchant, str] | None:

@@ -206,6 +206,14 @@ CACHES = {
     )
 }
 CACHES["default"].setdefault("KEY_PREFIX", env("CACHE_KEY_PREFIX", default="portal"))
+# The database cache culls a third of its rows past MAX_ENTRIES (Django: 300). It
+# holds every merchant's access token and tickets: a provider with hundreds of
+# sub-merchants would lose tokens to culling and refresh them again and again.
+CACHE_MAX_ENTRIES = env.int("CACHE_MAX_ENTRIES", default=100_000)
+if "DatabaseCache" in CACHES["default"]["BACKEND"]:
+    CACHES["default"].setdefault("OPTIONS", {}).setdefault(
+        "MAX_ENTRIES", CACHE_MAX_ENTRIES
+    )
 
 # --- Celery ------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
@@ -246,6 +254,10 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # Beat entries; each app adds its own clocks here (SPEC §5 "Celery owns the clocks").
 CELERY_BEAT_SCHEDULE: dict = {
     "redispatch-events": {"task": "portal.redispatch_events", "schedule": 60.0},
+    "redispatch-component-events": {
+        "task": "portal.redispatch_component_events",
+        "schedule": 60.0,
+    },
     "cards-poll-reviews": {"task": "cards.poll_reviews", "schedule": 60.0},
     "coins-poll-recharges": {
         "task": "coins.poll_recharges",
@@ -281,6 +293,11 @@ WECHAT_API_BASE = env(
     "WECHAT_API_BASE", default=f"http://127.0.0.1:{SANDBOX_PORT}/sandbox/"
 )
 WECHAT_TIMEOUT = env.float("WECHAT_TIMEOUT", default=5.0)
+# WeChat's web pages (the providers' authorization page, SPEC §8): mp.weixin.qq.com
+# in production, the sandbox's /sandbox/mp/ by default.
+WECHAT_MP_BASE = env(
+    "WECHAT_MP_BASE", default=f"http://127.0.0.1:{SANDBOX_PORT}/sandbox/mp/"
+)
 
 # --- Auth, sessions, lockout ----------------------------------------------
 AUTHENTICATION_BACKENDS = [

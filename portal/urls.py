@@ -5,6 +5,7 @@ from django.urls import include, path
 
 from . import views
 from .api import api
+from .providers import receiver
 from .sites import portal_site
 
 urlpatterns = [
@@ -14,6 +15,18 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("switch-merchant/", views.switch_merchant, name="switch_merchant"),
     path("wechat/events/<str:appid>/", views.wechat_events, name="wechat_events"),
+    # Third-party providers (SPEC §8): the component endpoint and its sub-merchants'.
+    path(
+        "wechat/component/<str:component_appid>/",
+        receiver.component_events,
+        name="wechat_component",
+    ),
+    path(
+        "wechat/component/<str:component_appid>/events/<str:appid>/",
+        receiver.merchant_events,
+        name="wechat_component_events",
+    ),
+    path("provider/", include("portal.providers.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("redemption/", include("redemption.urls")),
     path("api/", api.urls),

@@ -8,4 +8,4 @@ class SandboxConfig(AppConfig):
 
     def ready(self) -> None:
         # The backends register their ticker hooks (automatic reviews, refunds).
-        from .backends import cards, coins  # noqa: F401
+        from .backends import cards, coins, component  # noqa: F401

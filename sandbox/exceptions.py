@@ -83,3 +83,52 @@ StockEmpty = _error(45031, "stock is empty", "StockEmpty")
 GetLimitExceeded = _error(
     45033, "user get card num exceeds get_limit", "GetLimitExceeded"
 )
+
+
+# --- the open platform (SPEC §8) ------------------------------------------------------
+class ApiUnauthorized(SandboxAPIError):
+    errcode, errmsg = 48001, "api unauthorized"
+
+
+class ComponentNotAuthorized(SandboxAPIError):
+    errcode, errmsg = 61003, "component is not authorized by this account"
+
+
+class ComponentTicketExpired(SandboxAPIError):
+    errcode, errmsg = 61005, "component ticket is expired"
+
+
+class ComponentTicketInvalid(SandboxAPIError):
+    errcode, errmsg = 61006, "component ticket is invalid"
+
+
+class AuthCodeInvalid(SandboxAPIError):
+    errcode, errmsg = 61009, "code is invalid"
+
+
+class AuthCodeExpired(SandboxAPIError):
+    errcode, errmsg = 61010, "code is expired"
+
+
+class ComponentAppidInvalid(SandboxAPIError):
+    errcode, errmsg = 61011, "invalid component"
+
+
+class RefreshTokenInvalid(SandboxAPIError):
+    errcode, errmsg = 61023, "refresh_token is invalid"
+
+
+class ComponentSecretInvalid(SandboxAPIError):
+    errcode, errmsg = 40125, "invalid appsecret"
+
+
+class ComponentTokenMissing(SandboxAPIError):
+    errcode, errmsg = 41001, "component_access_token missing"
+
+
+class ComponentTokenInvalid(SandboxAPIError):
+    errcode, errmsg = 40001, "invalid credential, access_token is invalid or not latest"
+
+
+class ComponentTokenExpired(SandboxAPIError):
+    errcode, errmsg = 42001, "component_access_token expired"

@@ -33,6 +33,9 @@ class Account(models.Model):
     # SPEC §12: cards are reviewed automatically after this many sandbox seconds
     # (0 = only by hand, from the console or the control API).
     auto_review_seconds = models.PositiveIntegerField(default=30)
+    # What api_get_authorizer_info and the authorization page show (SPEC §8).
+    nick_name = models.CharField(max_length=100, blank=True)
+    principal_name = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -49,6 +52,14 @@ class AccessToken(models.Model):
     token = models.CharField(max_length=128, unique=True)
     issued_at = models.DateTimeField()
     expires_at = models.DateTimeField()
+    # An authorizer access token (SPEC §8): issued to this component for the account.
+    component = models.ForeignKey(
+        "sandbox.Component",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="authorizer_tokens",
+    )
 
     class Meta:
         indexes = [models.Index(fields=["account", "expires_at"])]
@@ -470,3 +481,14 @@ class Code(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} ({self.status})"
+
+
+# The open platform (SPEC §8) lives in its own module.
+from .models_component import (  # noqa: E402, F401
+    Authorization,
+    Component,
+    ComponentAccessToken,
+    ComponentPush,
+    ComponentTicket,
+    PreAuthCode,
+)

@@ -9,6 +9,7 @@ from .views import (
     cards,
     codes,
     coins,
+    component,
     console,
     console_users,
     control,
@@ -18,6 +19,46 @@ from .views import (
 )
 
 app_name = "sandbox"
+
+
+def component_urls():
+    """WeChat's open platform: cgi-bin/component/…, the authorization page (on
+    mp.weixin.qq.com: here below /sandbox/mp/), its control API and console."""
+    c = component
+    api = (
+        "api_component_token",
+        "api_create_preauthcode",
+        "api_query_auth",
+        "api_authorizer_token",
+        "api_get_authorizer_info",
+        "api_get_authorizer_list",
+    )
+    return [
+        *(path(f"cgi-bin/component/{name}", getattr(c, name)) for name in api),
+        path("mp/cgi-bin/componentloginpage", c.loginpage, name="componentloginpage"),
+        path("control/components", c.components, name="control_components"),
+        path("control/components/<str:component_appid>", c.component_detail),
+        path(
+            "control/components/<str:component_appid>/push-ticket",
+            c.component_push_ticket,
+        ),
+        path(
+            "control/components/<str:component_appid>/authorize",
+            c.component_authorize,
+        ),
+        path("control/components/<str:component_appid>/revoke", c.component_revoke),
+        path(
+            "console/components/<str:component_appid>/push-ticket",
+            c.console_push_ticket,
+            name="console_component_push_ticket",
+        ),
+        path(
+            "console/components/<str:component_appid>/revoke",
+            c.console_revoke,
+            name="console_component_revoke",
+        ),
+    ]
+
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="sandbox:console"), name="index"),
@@ -60,6 +101,8 @@ urlpatterns = [
     # WeChat Pay's page behind a recharge's QR (weixin://wxpay/bizpayurl?pr=…)
     path("pay", coins.pay_page, name="pay"),
     path("pay/settle", coins.pay_settle, name="pay_settle"),
+    # the open platform (SPEC §8): component APIs and the authorization page
+    *component_urls(),
     # control API (README)
     path("control/accounts", control.accounts, name="control_accounts"),
     path("control/reset", control.reset, name="control_reset"),

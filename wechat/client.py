@@ -28,9 +28,16 @@ from . import errors
 from .api.card import CardAPI
 from .api.code import CodeAPI
 from .api.coin import CoinAPI
+from .api.component import ComponentAPI
 from .api.media import MediaAPI
 from .api.ticket import TicketAPI
-from .tokens import CachedCredential, CacheTokenStore, TokenStore
+from .tokens import (
+    AppSecretSource,
+    CachedCredential,
+    CacheTokenStore,
+    TokenSource,
+    TokenStore,
+)
 
 log = logging.getLogger("wechat")
 
@@ -44,57 +51,61 @@ class WeChatClient:
 
     ``base_url`` is WeChat (``https://api.weixin.qq.com/``) or the sandbox
     (``http://127.0.0.1:8001/sandbox/``). The domain APIs hang off the client:
-    ``client.media``, ``client.ticket``, ``client.card``, ``client.coin``.
+    ``client.media``, ``client.ticket``, ``client.card``, ``client.coin``,
+    ``client.component``.
+
+    Where the access token comes from is the ``token_source`` (SPEC §4, §8): the
+    account's AppSecret by default (``secret``), a provider's component for its
+    sub-merchants (``AuthorizerTokenSource``), or, for a provider's own component
+    calls, the component token (``ComponentTokenSource``). Nothing else differs.
     """
 
     def __init__(
         self,
         appid: str,
-        secret: str,
+        secret: str = "",
         *,
         base_url: str = DEFAULT_BASE,
         timeout: float = 5.0,
         store: TokenStore | None = None,
         session: requests.Session | None = None,
+        token_source: TokenSource | None = None,
     ):
         self.appid = appid
-        self._secret = secret
+        self.token_source = token_source or AppSecretSource(secret)
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.timeout = timeout
         self.store = store or CacheTokenStore()
         self.session = session or _new_session()
-        self._token = self.credential("token", self._fetch_token)
+        self._token = self.credential(
+            self.token_source.cache_key, lambda: self.token_source.fetch(self)
+        )
         self.media = MediaAPI(self)
         self.ticket = TicketAPI(self)
         self.card = CardAPI(self)
         self.coin = CoinAPI(self)
         self.code = CodeAPI(self)
+        self.component = ComponentAPI(self)
 
     def __repr__(self) -> str:  # never the secret
         return f"WeChatClient(appid={self.appid!r}, base_url={self.base_url!r})"
 
     # --- tokens ------------------------------------------------------------------
     def access_token(self) -> str:
-        """A valid access token, from the shared cache or (once) from WeChat."""
+        """A valid access token, from the shared cache or (once) from WeChat.
+
+        Raises the token source's typed error first when nothing may be sent for
+        this account (a revoked sub-merchant): before any call.
+        """
+        self.token_source.check()
         return self._token.get()
 
     def invalidate_token(self, failed: str) -> None:
         self._token.invalidate(failed)
 
-    def _fetch_token(self) -> tuple[str, int]:
-        """``cgi-bin/token``: a new access token valid ``expires_in`` seconds (SPEC §4)."""
-        data = self.call(
-            "GET",
-            "cgi-bin/token",
-            params={
-                "grant_type": "client_credential",
-                "appid": self.appid,
-                "secret": self._secret,
-            },
-            with_token=False,
-            safe_to_retry=True,
-        )
-        return data["access_token"], int(data.get("expires_in", 7200))
+    def prime_token(self, value: str, expires_in: int) -> None:
+        """Keep an access token WeChat handed over with another answer."""
+        self._token.prime(value, expires_in)
 
     def credential(self, key: str, fetch) -> CachedCredential:
         """A cached, lock-refreshed value of this account (tickets)."""
@@ -136,7 +147,7 @@ class WeChatClient:
             token = None
             if with_token:
                 token = self.access_token()
-                query["access_token"] = token
+                query[self.token_source.param] = token
             started = time.monotonic()
             try:
                 response = self._send(method, path, query, json_body, files, timeout)

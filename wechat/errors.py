@@ -47,12 +47,16 @@ class Errcode(IntEnum):
     NO_STORE = 41025
     ACCESS_TOKEN_EXPIRED = 42001
     NO_PAYMENT_PERMISSION = 43008
+    API_UNAUTHORIZED = 48001
     API_QUOTA = 45009
     TOO_MANY_GIFT_RULES = 45021
     INVALID_JSON_STRUCTURE = 47001
+    COMPONENT_NOT_AUTHORIZED = 61003
     COMPONENT_IP_NOT_WHITELISTED = 61004
     COMPONENT_TICKET_EXPIRED = 61005
     COMPONENT_TICKET_INVALID = 61006
+    AUTHORIZATION_CODE_INVALID = 61009
+    AUTHORIZATION_CODE_EXPIRED = 61010
     COMPONENT_APPID_INVALID = 61011
     REFRESH_TOKEN_INVALID = 61023
     DATE_FORMAT = 61500
@@ -90,10 +94,15 @@ MESSAGES = {
     42001: _("The WeChat access token had expired; it has been renewed."),
     43008: _("This account has no payment permission."),
     45009: _("The daily API quota is used up."),
+    48001: _(
+        "The merchant has not granted the service provider the permission this "
+        "needs (cards and coupons, or stores)."
+    ),
     40073: _("WeChat does not know this card."),
     40202: _("There are not enough coins for this stock: recharge first."),
     45021: _("Too many gift rules."),
     47001: _("WeChat could not read the request (bad JSON structure)."),
+    61003: _("This official account has not authorized the service provider."),
     61004: _("This server's IP address is not on the service provider's whitelist."),
     61005: _(
         "The service provider's WeChat ticket has expired; WeChat sends a new one "
@@ -103,6 +112,8 @@ MESSAGES = {
         "The service provider has no valid WeChat ticket yet; WeChat sends one every "
         "10 minutes."
     ),
+    61009: _("The authorization code is not valid: add the merchant again."),
+    61010: _("The authorization code has expired: add the merchant again."),
     61011: _("The service provider's component AppID is not valid."),
     61023: _(
         "The merchant's authorization has lapsed: the merchant must authorize the "
@@ -156,6 +167,11 @@ class WeChatError(Exception):
             "code": self.errcode,
         }
 
+    @property
+    def api_code(self) -> str:
+        """A stable snake_case code for the portal's API (``{code, message}``)."""
+        return f"wechat_{self.errcode}"
+
 
 class SystemBusy(WeChatError):
     errcode = -1
@@ -174,6 +190,10 @@ class TransportError(WeChatError):
     def message(self) -> str:
         return str(_("WeChat did not answer. Please try again in a moment."))
 
+    @property
+    def api_code(self) -> str:
+        return "wechat_unavailable"
+
 
 class UnknownOutcome(TransportError):
     """A call that must not be repeated blindly (consume, confirm, recharge) lost its
@@ -185,6 +205,100 @@ class UnknownOutcome(TransportError):
             _("WeChat's answer was lost. We are checking whether it went through.")
         )
 
+
+class NotCallable(WeChatError):
+    """Nothing may be sent for this account now (SPEC §8): raised before any call,
+    so WeChat saw nothing. ``message`` says why and what to do."""
+
+    errcode = None
+    reason = "not_callable"
+
+    @property
+    def api_code(self) -> str:
+        return self.reason
+
+
+class AuthorizationRevoked(NotCallable):
+    """The merchant cancelled its authorization of the provider (``unauthorized``)."""
+
+    reason = "merchant_revoked"
+
+    @property
+    def message(self) -> str:
+        return str(
+            _(
+                "This merchant has revoked the service provider's authorization: "
+                "nothing can be done at WeChat for it until it authorizes again. "
+                "Its data stays readable."
+            )
+        )
+
+
+class ReauthorizationNeeded(NotCallable):
+    """WeChat refused the merchant's refresh token (61023): authorize again."""
+
+    errcode = 61023
+    reason = "merchant_needs_reauthorization"
+
+
+class PermissionsMissing(NotCallable):
+    """The merchant did not grant the provider what the portal needs (8 and 13)."""
+
+    reason = "merchant_permissions_missing"
+
+    @property
+    def message(self) -> str:
+        return str(
+            _(
+                "The merchant has not granted the service provider the permissions "
+                "this portal needs: cards and coupons (卡券, id 8) and stores (门店, "
+                "id 13). Ask the merchant to authorize again with both ticked."
+            )
+        )
+
+
+class ComponentTicketMissing(NotCallable):
+    """The provider has no component_verify_ticket from WeChat yet (SPEC §8)."""
+
+    reason = "provider_waiting_for_ticket"
+
+    @property
+    def message(self) -> str:
+        return str(
+            _(
+                "The service provider is waiting for WeChat's ticket "
+                "(component_verify_ticket): WeChat sends one every 10 minutes to "
+                "the provider's authorization event URL."
+            )
+        )
+
+
+class ComponentNotConfigured(NotCallable):
+    """The provider's component appid, appsecret, token or key is not set."""
+
+    reason = "provider_not_configured"
+
+    @property
+    def message(self) -> str:
+        return str(
+            _(
+                "The service provider's WeChat open platform settings are incomplete: "
+                "its owner sets the component AppID, AppSecret, message token and "
+                "EncodingAESKey under Provider settings."
+            )
+        )
+
+
+# Errcodes that are the provider's problem, not one merchant's (SPEC §8).
+PROVIDER_ERRCODES = frozenset(
+    {
+        E.INVALID_COMPONENT_SECRET,
+        E.COMPONENT_IP_NOT_WHITELISTED,
+        E.COMPONENT_TICKET_EXPIRED,
+        E.COMPONENT_TICKET_INVALID,
+        E.COMPONENT_APPID_INVALID,
+    }
+)
 
 TOKEN_ERRCODES = frozenset(
     {E.INVALID_CREDENTIAL, E.INVALID_ACCESS_TOKEN, E.ACCESS_TOKEN_EXPIRED}

@@ -131,7 +131,15 @@ class CachedCredential:
         if cached and now < cached["refresh_at"]:
             return cached["value"]
         value, expires_in = self.fetch()
-        expires_in = int(expires_in)
+        self._keep(value, int(expires_in), now)
+        return value
+
+    def prime(self, value: str, expires_in: int) -> None:
+        """Keep a value WeChat handed over another way (``api_query_auth`` answers
+        with the authorizer's first access token): no fetch needed for it."""
+        self._keep(value, int(expires_in), self.clock())
+
+    def _keep(self, value: str, expires_in: int, now: float) -> None:
         margin = min(REFRESH_MARGIN, expires_in // 4)
         self.store.set(
             self.key,
@@ -142,7 +150,6 @@ class CachedCredential:
             },
             max(expires_in, 1),
         )
-        return value
 
     def _acquire(self) -> str | None:
         owner = secrets.token_hex(8)
@@ -152,3 +159,167 @@ class CachedCredential:
         # Not atomic, but the lock's TTL bounds the harm of a rare wrong release.
         if self.store.get(self.lock_key) == owner:
             self.store.delete(self.lock_key)
+
+
+# --- where an access token comes from (SPEC §4, §8) ------------------------------
+class TokenSource(Protocol):
+    """Where a client's access token comes from: the one difference between an
+    official account's own client and a provider's client for a sub-merchant.
+
+    ``param`` names the query parameter that carries the token; ``cache_key`` keeps
+    tokens of different sources apart in the shared cache; ``check()`` raises a
+    typed ``WeChatError`` when nothing may be sent for the account now (before any
+    call); ``fetch(client)`` asks WeChat for a new token: ``(token, expires_in)``.
+    """
+
+    param: str
+    cache_key: str
+
+    def check(self) -> None: ...
+    def fetch(self, client) -> tuple[str, int]: ...
+
+
+class AppSecretSource:
+    """An official account's own token: ``cgi-bin/token`` with its AppSecret."""
+
+    param = "access_token"
+    cache_key = "token"
+
+    def __init__(self, secret: str):
+        self._secret = secret
+
+    def __repr__(self) -> str:  # never the secret
+        return "AppSecretSource()"
+
+    def check(self) -> None:
+        return None
+
+    def fetch(self, client) -> tuple[str, int]:
+        data = client.call(
+            "GET",
+            "cgi-bin/token",
+            params={
+                "grant_type": "client_credential",
+                "appid": client.appid,
+                "secret": self._secret,
+            },
+            with_token=False,
+            safe_to_retry=True,
+        )
+        return data["access_token"], int(data.get("expires_in", 7200))
+
+
+class ComponentTokenSource:
+    """A provider's component access token: ``api_component_token`` with its
+    component appsecret and the latest ``component_verify_ticket`` (SPEC §8).
+
+    ``ticket()`` reads the stored ticket (None: none arrived yet). ``on_answer(exc)``
+    hears how each fetch went (None: success), so the provider's alerts follow
+    WeChat's answers (61005/61006 …) without the caller ever crashing on them.
+    """
+
+    param = "component_access_token"
+    cache_key = "component_token"
+
+    def __init__(
+        self,
+        appsecret: str,
+        *,
+        ticket: Callable[[], str | None],
+        check: Callable[[], None] | None = None,
+        on_answer: Callable[[Exception | None], None] | None = None,
+    ):
+        self._appsecret = appsecret
+        self._ticket = ticket
+        self._check = check
+        self._on_answer = on_answer
+
+    def __repr__(self) -> str:
+        return "ComponentTokenSource()"
+
+    def check(self) -> None:
+        if self._check is not None:
+            self._check()
+
+    def fetch(self, client) -> tuple[str, int]:
+        from . import errors
+
+        ticket = self._ticket()
+        if not ticket:
+            error = errors.ComponentTicketMissing(path="api_component_token")
+            self._report(error)
+            raise error
+        try:
+            token, expires_in = client.component.component_token(
+                self._appsecret, ticket
+            )
+        except errors.WeChatError as exc:
+            self._report(exc)
+            raise
+        self._report(None)
+        return token, expires_in
+
+    def _report(self, exc: Exception | None) -> None:
+        if self._on_answer is not None:
+            self._on_answer(exc)
+
+
+class AuthorizerTokenSource:
+    """A sub-merchant's token through its provider's component: ``api_authorizer_token``
+    with the authorizer refresh token (SPEC §8).
+
+    ``component()`` builds the provider's client (a ``WeChatClient`` on a
+    ``ComponentTokenSource``) when a refresh needs it; ``key`` names the provider's
+    component in the cache key. ``refresh_token()`` reads the stored refresh token;
+    ``refresh_token_changed(old, new)`` persists one WeChat replaced;
+    ``refresh_token_refused()`` hears WeChat's 61023 (authorize again);
+    ``check()`` raises before any call when the merchant may not be served.
+    """
+
+    param = "access_token"
+
+    def __init__(
+        self,
+        component: Callable[[], object],
+        *,
+        key: str,
+        refresh_token: Callable[[], str],
+        refresh_token_changed: Callable[[str, str], None],
+        refresh_token_refused: Callable[[], None],
+        check: Callable[[], None] | None = None,
+    ):
+        self._component = component
+        self.cache_key = f"authorizer:{key}"
+        self._refresh_token = refresh_token
+        self._changed = refresh_token_changed
+        self._refused = refresh_token_refused
+        self._check = check
+
+    def __repr__(self) -> str:
+        return f"AuthorizerTokenSource({self.cache_key!r})"
+
+    def check(self) -> None:
+        if self._check is not None:
+            self._check()
+
+    def fetch(self, client) -> tuple[str, int]:
+        from . import errors
+
+        old = self._refresh_token()
+        if not old:
+            self._refused()
+            raise errors.ReauthorizationNeeded(path="api_authorizer_token")
+        try:
+            answer = self._component().component.authorizer_token(client.appid, old)
+        except errors.WeChatError as exc:
+            if exc.is_(errors.E.REFRESH_TOKEN_INVALID):
+                self._refused()
+                raise errors.ReauthorizationNeeded(
+                    exc.errcode, exc.errmsg, path=exc.path
+                ) from None
+            raise
+        if answer.refresh_token and answer.refresh_token != old:
+            # Persisted before the token is used: a refresh token WeChat replaced
+            # is never only in memory (SPEC §8).
+            self._changed(old, answer.refresh_token)
+        return answer.access_token, answer.expires_in

@@ -31,6 +31,8 @@ def account_save(
     callback_url: str = "",
     encrypted: bool = False,
     auto_review_seconds: int | None = None,
+    nick_name: str | None = None,
+    principal_name: str | None = None,
 ) -> Account:
     """Create or update an account by appid."""
     defaults = {
@@ -40,6 +42,9 @@ def account_save(
         "callback_url": callback_url,
         "encrypted": encrypted,
     }
+    for name, value in (("nick_name", nick_name), ("principal_name", principal_name)):
+        if value is not None:
+            defaults[name] = value
     if auto_review_seconds is not None:
         defaults["auto_review_seconds"] = auto_review_seconds
     account, _ = Account.objects.update_or_create(appid=appid, defaults=defaults)
@@ -64,9 +69,11 @@ def token_issue(*, appid: str, secret: str, grant_type: str) -> tuple[str, int]:
         raise exc.InvalidAppsecret()
     now = clock.now()
     grace_end = now + timedelta(seconds=PREVIOUS_TOKEN_GRACE)
-    AccessToken.objects.filter(account=account, expires_at__gt=grace_end).update(
-        expires_at=grace_end
-    )
+    # Only the account's own tokens: a component's authorizer tokens (SPEC §8)
+    # are another source and live on.
+    AccessToken.objects.filter(
+        account=account, component__isnull=True, expires_at__gt=grace_end
+    ).update(expires_at=grace_end)
     token = secrets.token_urlsafe(48)
     AccessToken.objects.create(
         account=account,

@@ -67,7 +67,8 @@ def push_create(
 def push_deliver(push: Push, *, session: requests.Session | None = None) -> Push:
     """Deliver one push now: up to 1 + 3 attempts; returns it with its outcome."""
     account = push.account
-    if not account.callback_url:
+    target = _target(account)
+    if not target.url:
         push.status, push.response = Push.Status.FAILED, "no callback URL"
         push.save(update_fields=["status", "response"])
         return push
@@ -75,18 +76,16 @@ def push_deliver(push: Push, *, session: requests.Session | None = None) -> Push
     for _attempt in range(1 + RETRIES):
         timestamp, nonce = str(int(time.time())), new_nonce(10)
         params = {
-            "signature": server_signature(account.token, timestamp, nonce),
+            "signature": server_signature(target.token, timestamp, nonce),
             "timestamp": timestamp,
             "nonce": nonce,
             "openid": "o_sandbox_system",
         }
         body = push.xml
-        if account.encrypted:
+        if target.encrypted:
             # Safe mode: the body carries ToUserName and Encrypt; msg_signature
             # (over token, timestamp, nonce, Encrypt) travels in the query.
-            crypto = MessageCrypto(
-                account.token, account.encoding_aes_key, account.appid
-            )
+            crypto = MessageCrypto(target.token, target.encoding_aes_key, target.appid)
             encrypted = crypto.encrypt(push.xml)
             body = (
                 f"<xml><ToUserName><![CDATA[gh_{account.appid[-12:]}]]></ToUserName>"
@@ -97,7 +96,7 @@ def push_deliver(push: Push, *, session: requests.Session | None = None) -> Push
         push.attempts += 1
         try:
             response = session.post(
-                account.callback_url,
+                target.url,
                 params=params,
                 data=body.encode("utf-8"),
                 headers={"Content-Type": "text/xml; charset=utf-8"},
@@ -114,6 +113,20 @@ def push_deliver(push: Push, *, session: requests.Session | None = None) -> Push
     push.save(update_fields=["status", "attempts", "response"])
     log.info("push %s to %s: %s", push.event, account.appid, push.status)
     return push
+
+
+def _target(account: Account):
+    """The account's own server, or (SPEC §8) the events URL of the component it
+    authorized, with the component's keys."""
+    from .component_push import Target, push_target
+
+    return push_target(account) or Target(
+        url=account.callback_url,
+        token=account.token,
+        encoding_aes_key=account.encoding_aes_key,
+        appid=account.appid,
+        encrypted=account.encrypted,
+    )
 
 
 def push_event(

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from ..backends import cards, clock, coins, core, push
 from ..models import Account, Call, Card, CoinAccount, CoinOrder, Fault, Push
-from . import console_users
+from . import component, console_users
 
 EVENT_TEMPLATES = {
     "card_pass_check": "CardId=",
@@ -61,10 +61,12 @@ def console(request):
             "sandbox/console_users.html",
             "sandbox/console_cards.html",
             "sandbox/console_coins.html",
+            "sandbox/console_components.html",
         ],
         **_cards_context(),
         **_coins_context(),
         **console_users.users_context(),
+        **component.console_context(),
     }
     return render(request, "sandbox/console.html", context)
 

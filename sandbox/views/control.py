@@ -68,6 +68,8 @@ def account_json(account: Account) -> dict:
         "callback_url": account.callback_url,
         "encrypted": account.encrypted,
         "auto_review_seconds": account.auto_review_seconds,
+        "nick_name": account.nick_name,
+        "principal_name": account.principal_name,
     }
 
 
@@ -86,6 +88,8 @@ def accounts(request):
             callback_url=str(data.get("callback_url", "")),
             encrypted=bool(data.get("encrypted", False)),
             auto_review_seconds=data.get("auto_review_seconds"),
+            nick_name=data.get("nick_name"),
+            principal_name=data.get("principal_name"),
         )
         return JsonResponse(account_json(account), status=201)
     return JsonResponse({"accounts": [account_json(a) for a in Account.objects.all()]})

@@ -17,7 +17,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from .. import exceptions as exc
-from ..backends import core, ticker
+from ..backends import component, core, ticker
 from ..models import AccessToken, Fault
 
 # A "timeout" fault holds the answer this long unless the fault says otherwise:
@@ -57,13 +57,20 @@ def _appid_of(request) -> str:
 
 
 def wechat_api(
-    path: str, *, needs_token: bool = True, methods: tuple = ("GET", "POST")
+    path: str,
+    *,
+    needs_token: bool = True,
+    methods: tuple = ("GET", "POST"),
+    appid_of=None,
 ):
+    """``appid_of(request)`` names the account a call is counted and faulted for
+    (default: ``?appid=`` or the access token's account)."""
+
     def decorator(fn):
         @csrf_exempt
         @wraps(fn)
         def view(request, *args, **kwargs):
-            appid = _appid_of(request)
+            appid = (appid_of or _appid_of)(request)
             if request.method not in methods:
                 return _finish(appid, path, exc.RequirePost().as_json())
             after = None  # a fault that strikes once the call is applied
@@ -90,6 +97,8 @@ def wechat_api(
                 account = None
                 if needs_token:
                     account = core.token_account(request.GET.get("access_token"))
+                    # A component's token for the account: only granted scopes.
+                    component.scope_check(request.GET.get("access_token"), path)
                 data = fn(request, account, *args, **kwargs)
             except exc.SandboxAPIError as error:
                 data = error.as_json()

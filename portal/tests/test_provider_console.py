@@ -1,0 +1,210 @@
+"""The provider console for hundreds of sub-merchants (SPEC §8), and tenancy between
+providers: another provider's staff get 404 on every page and API of them."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from cards.models import FriendCard
+from coins.models import StockOrder
+from portal.models import Merchant, Provider, ProviderStaff
+from portal.tests import provider_factory
+
+pytestmark = pytest.mark.django_db
+A = Merchant.Authorization
+
+
+@pytest.fixture
+def acme(db):
+    """A provider with its own staff member."""
+    provider = Provider.objects.create(name="Acme Services")
+    user = get_user_model().objects.create_user("acme_staff", password="x-long-pass-1")
+    ProviderStaff.objects.create(provider=provider, user=user)
+    return provider
+
+
+@pytest.fixture
+def acme_client(acme, login):
+    return login("acme_staff")
+
+
+def _rows(response) -> list:
+    return response.context["data"].rows
+
+
+def test_the_console_shows_every_sub_merchant_with_its_figures(acme, acme_client):
+    expected = provider_factory.build(acme, 12)
+    response = acme_client.get(reverse("provider:console"))
+    assert response.status_code == 200
+    rows = {row.merchant.appid: row for row in _rows(response)}
+    assert set(rows) == {e.appid for e in expected}
+    for e in expected:
+        row = rows[e.appid]
+        assert row.merchant.authorization == e.state
+        assert row.coins_open == e.coins_open
+        if e.coins_open:
+            assert row.balance == e.balance
+        assert (row.in_review, row.approved, row.rejected) == (
+            e.in_review,
+            e.approved,
+            e.rejected,
+        )
+        assert row.stock == e.stock and row.expiring == e.expiring
+        assert row.redemptions_today == e.redemptions_today
+        assert row.redemptions_week == e.redemptions_today
+        assert row.last_event == e.last_event
+    html = response.content.decode()
+    for e in expected:
+        assert f'data-merchant="{e.appid}" data-state="{e.state}"' in html
+
+
+def test_search_filters_and_alerts(acme, acme_client):
+    expected = provider_factory.build(acme, 40)
+    url = reverse("provider:console")
+
+    def appids(**params):
+        return {r.merchant.appid for r in _rows(acme_client.get(url, params))}
+
+    assert appids(q="Shop 0007") == {expected[7].appid}
+    assert appids(q=expected[12].appid) == {expected[12].appid}
+    assert appids(state=A.REVOKED) == {
+        e.appid for e in expected if e.state == A.REVOKED
+    }
+    assert appids(alert="rejected") == {e.appid for e in expected if e.rejected}
+    assert appids(alert="token") == {e.appid for e in expected if e.state != A.ACTIVE}
+    assert appids(alert="low_stock") == {e.appid for e in expected if e.low_stock}
+    assert appids(alert="expiring") == {e.appid for e in expected if e.expiring}
+    low = {e.appid for e in expected if e.coins_open and e.balance < 50}
+    assert appids(alert="low_balance") == low
+    counts = acme_client.get(url).context["data"].alert_counts
+    assert counts["rejected"] == sum(1 for e in expected if e.rejected)
+    assert counts["low_balance"] == len(low)
+
+
+def test_sorting_and_pages(acme, acme_client):
+    expected = provider_factory.build(acme, 60)
+    url = reverse("provider:console")
+    first = acme_client.get(url)
+    assert first.context["data"].total == 60
+    names = [r.merchant.name for r in _rows(first)]
+    assert names == sorted(e.name for e in expected)[:50]
+    second = acme_client.get(url, {"page": 2})
+    assert [r.merchant.name for r in _rows(second)] == sorted(e.name for e in expected)[
+        50:
+    ]
+    by_balance = acme_client.get(url, {"sort": "-balance"})
+    balances = [r.balance or 0 for r in _rows(by_balance)]
+    want = sorted((e.balance or 0 for e in expected), reverse=True)[:50]
+    assert balances == want
+    by_stock = acme_client.get(url, {"sort": "stock", "alert": "rejected"})
+    stocks = [r.stock for r in _rows(by_stock)]
+    assert stocks == sorted(e.stock for e in expected if e.rejected)
+
+
+def test_queries_per_page_do_not_grow_with_the_merchants(acme, acme_client):
+    url = reverse("provider:console")
+    provider_factory.build(acme, 5, prefix="Few")
+    acme_client.get(url)  # warm (session, content types)
+    with CaptureQueriesContext(connection) as few:
+        acme_client.get(url, {"sort": "-redemptions"})
+    provider_factory.build(acme, 120, prefix="Many")
+    with CaptureQueriesContext(connection) as many:
+        response = acme_client.get(url, {"sort": "-redemptions"})
+    assert len(_rows(response)) == 50
+    assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_entering_a_sub_merchant_acts_for_it(acme, acme_client):
+    expected = provider_factory.build(acme, 3)
+    merchant = Merchant.objects.get(appid=expected[1].appid)
+    response = acme_client.post(reverse("provider:merchant_enter", args=[merchant.pk]))
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "admin:index"
+    )
+    dashboard = acme_client.get(reverse("admin:index"))
+    assert dashboard.context["current_merchant"] == merchant
+    detail = acme_client.get(reverse("provider:merchant", args=[merchant.pk]))
+    assert detail.status_code == 200 and merchant.appid in detail.content.decode()
+
+
+# --- tenancy -----------------------------------------------------------------------------
+def test_another_providers_staff_get_404_on_every_page_and_api_of_them(
+    acme, acme_client, demo, login
+):
+    """demo_provider's sub-merchants, seen by Acme's staff: nothing."""
+    provider_factory.build(acme, 2, prefix="Acme")
+    tea = demo["Tea House"]
+    card = FriendCard.objects.create(
+        merchant=tea, card_type="CASH", title="Tea coupon", status="DRAFT"
+    )
+    now = timezone.now()
+    order = StockOrder.objects.create(
+        merchant=tea,
+        card=card,
+        quantity=1,
+        quote_id="q-tea",
+        price=1,
+        free_coin=1,
+        pay_coin=0,
+        quoted_at=now,
+        expires_at=now,
+    )
+    demo_provider = Provider.objects.get(name="Demo Provider")
+
+    console = acme_client.get(reverse("provider:console"))
+    assert tea.appid not in console.content.decode()
+    assert "Tea House" not in console.content.decode()
+    for name, args in (
+        ("provider:merchant", [tea.pk]),
+        ("admin:cards_friendcard_change", [card.pk]),
+        ("admin:portal_store_change", [tea.stores.first().pk]),
+    ):
+        assert acme_client.get(reverse(name, args=args)).status_code == 404, name
+    assert (
+        acme_client.post(reverse("provider:merchant_enter", args=[tea.pk])).status_code
+        == 404
+    )
+    asked = acme_client.get(reverse("provider:console"), {"provider": demo_provider.pk})
+    assert asked.status_code == 404
+    assert (
+        acme_client.get(reverse("provider:coupons"), {"provider": demo_provider.pk})
+    ).status_code == 404
+    coupons = acme_client.get(reverse("provider:coupons"), {"q": "Tea"})
+    assert "Tea coupon" not in coupons.content.decode()
+    api = acme_client.get(reverse("api:coins_stock_order", args=[order.pk]))
+    assert api.status_code == 404
+    # The switcher refuses it too, and a forged session is re-checked.
+    assert (
+        acme_client.post(reverse("switch_merchant"), {"merchant": tea.pk}).status_code
+        == 403
+    )
+    # demo_provider sees exactly its own.
+    mine = login("demo_provider").get(reverse("provider:console"))
+    assert sorted(r.merchant.name for r in _rows(mine)) == ["Noodle Bar", "Tea House"]
+    assert (
+        login("demo_provider")
+        .get(
+            reverse(
+                "provider:merchant", args=[Merchant.objects.get(name="Acme 0000").pk]
+            )
+        )
+        .status_code
+        == 404
+    )
+
+
+def test_merchant_staff_and_strangers_have_no_console(demo, login):
+    assert login("demo_staff").get(reverse("provider:console")).status_code == 404
+    anonymous = login("demo_staff").__class__().get(reverse("provider:console"))
+    assert anonymous.status_code == 302
+
+
+def test_only_owners_keep_the_open_platform_settings(acme, acme_client):
+    assert acme_client.get(reverse("provider:settings")).status_code == 403
+    ProviderStaff.objects.filter(provider=acme).update(role=ProviderStaff.Role.OWNER)
+    assert acme_client.get(reverse("provider:settings")).status_code == 200
