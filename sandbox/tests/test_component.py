@@ -613,7 +613,7 @@ def test_control_api_answers_404_for_unknown_components(sandbox):
     response = requests.get(sandbox.base_url + "control/components/wxnobody", timeout=5)
     assert response.status_code == 404
     response = requests.post(
-        sandbox.base_url + "control/components/wxnobody/push-ticket", timeout=5
+        sandbox.base_url + "control/components/wxnobody/push-ticket", json={}, timeout=5
     )
     assert response.status_code == 404
 
