@@ -53,7 +53,7 @@ def test_an_existing_sdk_reads_back_the_title_the_preview_showed(
 
     from wechatpy import WeChatClient
 
-    from sandbox.tests.test_wire import WeChatHostSession
+    from sandbox.tests.helpers import WeChatHostSession
 
     merchant, logo, pic = bistro
     definition = cash_card(logo, pic)

@@ -4,13 +4,12 @@ live sandbox — with raw requests, the control API, the console and wechatpy.""
 from __future__ import annotations
 
 import io
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
+
+from sandbox.tests.helpers import Api, Callback, base_of, cash_card, gift_card
 
 APPID = "wx000000005a0dca01"
 OTHER_APPID = "wx000000005a0dca02"
@@ -19,166 +18,6 @@ DAY = 86400
 
 
 # --- helpers ---------------------------------------------------------------------
-class Callback:
-    """The merchant's server: records every push and answers ``success``."""
-
-    def __init__(self):
-        received = self.received = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                received.append(
-                    {
-                        "query": parse_qs(urlparse(self.path).query),
-                        "body": body.decode("utf-8"),
-                    }
-                )
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write(b"success")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/wechat/events/"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class Api:
-    """WeChat's API of one account, as raw HTTP."""
-
-    def __init__(self, sandbox, appid: str):
-        self.sandbox = sandbox
-        self.appid = appid
-        self.token = requests.get(
-            sandbox.base_url + "cgi-bin/token",
-            params={
-                "grant_type": "client_credential",
-                "appid": appid,
-                "secret": SECRET,
-            },
-            timeout=5,
-        ).json()["access_token"]
-
-    def post(self, path: str, body) -> dict:
-        return requests.post(
-            self.sandbox.base_url + path,
-            params={"access_token": self.token},
-            json=body,
-            timeout=10,
-        ).json()
-
-    def upload(self, color: str = "red") -> str:
-        from PIL import Image
-
-        buffer = io.BytesIO()
-        Image.new("RGB", (8, 8), color).save(buffer, format="JPEG")
-        data = requests.post(
-            self.sandbox.base_url + "cgi-bin/media/uploadimg",
-            params={"access_token": self.token},
-            files={"buffer": ("logo.jpg", buffer.getvalue(), "image/jpeg")},
-            timeout=5,
-        ).json()
-        return data["url"]
-
-    def create(self, card: dict) -> str:
-        data = self.post("card/create", {"card": card})
-        assert data["errcode"] == 0, data
-        return data["card_id"]
-
-    def get(self, card_id: str) -> dict:
-        data = self.post("card/get", {"card_id": card_id})
-        assert data["errcode"] == 0, data
-        return data["card"]
-
-
-def base_of(card: dict) -> dict:
-    return card[card["card_type"].lower()]["base_info"]
-
-
-def cash_card(images: list[str], *, begin: int | None = None, days: int = 30) -> dict:
-    """A valid CASH friend coupon shaped like WeChat's example (the seed's)."""
-    begin = begin or int(time.time()) + 3600
-    logo, cover, picture = images
-    return {
-        "card_type": "CASH",
-        "cash": {
-            "base_info": {
-                "logo_url": logo,
-                "brand_name": "微信餐厅",
-                "code_type": "CODE_TYPE_TEXT",
-                "color": "Color010",
-                "notice": "请出示二维码核销卡券",
-                "service_phone": "020-88888888",
-                "description": "不可与其他优惠同享\n如需团购券发票,请在消费时向商户提出",
-                "date_info": {
-                    "type": "DATE_TYPE_FIX_TIME_RANGE",
-                    "begin_timestamp": begin,
-                    "end_timestamp": begin + days * DAY,
-                },
-                "can_share": False,
-                "can_give_friend": False,
-                "location_id_list": [272981040, 400183234],
-                "get_limit": 3,
-                "center_title": "快速核销",
-                "center_sub_title": "",
-                "center_url": "http://www.qq.com",
-                "custom_url_name": "立即使用",
-                "custom_url": "http://www.qq.com",
-                "custom_url_sub_title": "6个汉字tips",
-                "promotion_url_name": "更多优惠",
-                "promotion_url": "http://www.qq.com",
-            },
-            "advanced_info": {
-                "use_condition": {
-                    "accept_category": "鞋类",
-                    "reject_category": "阿迪达斯",
-                    "least_cost": 50000,
-                    "can_use_with_other_discount": True,
-                },
-                "abstract": {
-                    "abstract": "微信餐厅推出多种新季菜品,期待您的光临",
-                    "icon_url_list": [cover],
-                },
-                "text_image_list": [
-                    {"image_url": picture, "text": "此菜品精选食材,以独特的烹饪方法"},
-                ],
-                "time_limit": [
-                    {
-                        "type": "MONDAY",
-                        "begin_hour": 0,
-                        "end_hour": 10,
-                        "begin_minute": 10,
-                        "end_minute": 59,
-                    },
-                    {"type": "HOLIDAY"},
-                ],
-                "business_service": ["BIZ_SERVICE_FREE_WIFI", "BIZ_SERVICE_DELIVER"],
-                "consume_share_self_num": 1,
-                "share_friends": True,
-            },
-            "reduce_cost": 5000,
-        },
-    }
-
-
-def gift_card(images: list[str]) -> dict:
-    cash = cash_card(images)["cash"]
-    cash.pop("reduce_cost")
-    cash["advanced_info"]["use_condition"] = {"object_use_for": "蛋糕"}
-    return {
-        "card_type": "GIFT",
-        "gift": {**cash, "gift_name": "蛋挞", "gift_num": 1, "gift_unit": "个"},
-    }
-
-
 @pytest.fixture
 def callback():
     server = Callback()
@@ -654,7 +493,7 @@ def test_wechatpy_creates_and_reads_a_card(sandbox, api):
     from PIL import Image
     from wechatpy import WeChatClient
 
-    from sandbox.tests.test_wire import WeChatHostSession
+    from sandbox.tests.helpers import WeChatHostSession
 
     client = WeChatClient(APPID, SECRET)
     client._http = WeChatHostSession(sandbox.base_url)

@@ -16,8 +16,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 import requests
 
-from sandbox.tests.test_cards import SECRET, Api, Callback, cash_card
-from wechat import xmlutil
+from sandbox.tests.helpers import (
+    SECRET,
+    CodeApi,
+    pushes,
+    receive,
+    refused,
+)
 
 APPID = "wx000000005a0dc0de"
 OTHER_APPID = "wx000000005a0dc0df"
@@ -26,132 +31,6 @@ DAY = 86400
 
 
 # --- helpers ---------------------------------------------------------------------
-class CodeApi(Api):
-    def get(self, path: str) -> dict:
-        return requests.get(
-            self.sandbox.base_url + path,
-            params={"access_token": self.token},
-            timeout=10,
-        ).json()
-
-    def stock(self, card_id: str, quantity: int) -> None:
-        """Buy stock as a merchant does: quote, then confirm (SPEC §5)."""
-        self.get("card/pay/activate")
-        quote = self.post(
-            "card/pay/getpayprice", {"card_id": card_id, "quantity": quantity}
-        )
-        assert quote["errcode"] == 0, quote
-        body = {"card_id": card_id, "order_id": quote["order_id"], "quantity": quantity}
-        assert self.post("card/pay/confirm", body) == OK
-
-    def quantity(self, card_id: str) -> int:
-        data = self.post("card/get", {"card_id": card_id})
-        return data["card"][data["card"]["card_type"].lower()]["base_info"]["sku"][
-            "quantity"
-        ]
-
-    def code(self, code: str, check_consume: bool | None = None, **extra) -> dict:
-        body = {"code": code, **extra}
-        if check_consume is not None:
-            body["check_consume"] = check_consume
-        return self.post("card/code/get", body)
-
-    def mark(self, code: str, openid: str, is_mark: bool = True, **extra) -> dict:
-        body = {"code": code, "openid": openid, "is_mark": is_mark, **extra}
-        return self.post("card/code/mark", body)
-
-    def consume(self, code: str, openid: str | None = None, **extra) -> dict:
-        body = {"code": code, **extra}
-        if openid is not None:
-            body["openid"] = openid
-        return self.post("card/code/consume", body)
-
-
-def receive(sandbox, card_id: str, openid: str, **fields) -> dict:
-    return sandbox.control(
-        "POST", f"cards/{card_id}/receive", json={"openid": openid, **fields}
-    )
-
-
-def refused(sandbox, card_id: str, openid: str, **fields) -> requests.Response:
-    response = requests.post(
-        sandbox.base_url + f"control/cards/{card_id}/receive",
-        json={"openid": openid, **fields},
-        timeout=10,
-    )
-    assert response.status_code == 400, response.text
-    return response
-
-
-def pushes(event: str) -> list[dict]:
-    from sandbox.models import Push
-
-    rows = Push.objects.filter(event=event).order_by("created_at", "id")
-    return [xmlutil.parse(row.xml) for row in rows]
-
-
-def wait_for(predicate, timeout: float = 5.0):
-    deadline = time.monotonic() + timeout
-    while not (result := predicate()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return result
-
-
-def settled() -> bool:
-    from sandbox.models import Push
-
-    return wait_for(lambda: not Push.objects.filter(status="pending").exists())
-
-
-@pytest.fixture
-def callback():
-    server = Callback()
-    yield server
-    settled()
-    server.close()
-
-
-@pytest.fixture
-def api(sandbox, callback) -> CodeApi:
-    sandbox.account(APPID, SECRET, callback_url=callback.url, auto_review_seconds=0)
-    return CodeApi(sandbox, APPID)
-
-
-@pytest.fixture
-def images(api) -> list[str]:
-    return [api.upload(color) for color in ("red", "green", "blue")]
-
-
-@pytest.fixture
-def new_card(sandbox, api, images):
-    """``new_card(stock=10)`` → an approved card valid from a minute ago (30 days)."""
-
-    def make(
-        stock: int = 10,
-        *,
-        approve: bool = True,
-        begin: int | None = None,
-        days: int = 30,
-        **base_fields,
-    ) -> str:
-        card = cash_card(images, begin=begin or int(time.time()) - 60, days=days)
-        base = card["cash"]["base_info"]
-        advanced = card["cash"]["advanced_info"]
-        for key, value in base_fields.items():
-            if key.startswith("consume_share"):
-                advanced[key] = value
-            else:
-                base[key] = value
-        card_id = api.create(card)
-        if approve:
-            sandbox.control("POST", f"cards/{card_id}/review", json={"approve": True})
-            if stock:
-                api.stock(card_id, stock)
-        return card_id
-
-    return make
-
-
 # --- receiving (SPEC §6) -----------------------------------------------------------
 def test_a_receive_issues_a_12_digit_code_takes_stock_and_pushes_user_get_card(
     sandbox, api, new_card
@@ -724,7 +603,7 @@ def test_wechatpy_code_apis_work_unchanged(sandbox, api, new_card):
     from wechatpy import WeChatClient
     from wechatpy.exceptions import WeChatClientException
 
-    from sandbox.tests.test_wire import WeChatHostSession
+    from sandbox.tests.helpers import WeChatHostSession
 
     card_id = new_card(consume_share_self_num=0)
     got = receive(sandbox, card_id, "o_alice")

@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from sandbox.tests.test_cards import DAY, SECRET, Api, Callback, cash_card
+from sandbox.tests.helpers import DAY, SECRET, Api, Callback, cash_card
 from wechat import xmlutil
 
 APPID = "wx000000005a0dc01a"

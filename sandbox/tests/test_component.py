@@ -10,8 +10,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 
-from sandbox.tests.test_cards import Callback, cash_card
-from sandbox.tests.test_wire import WeChatHostSession
+from sandbox.tests.helpers import Callback, WeChatHostSession, cash_card
 from wechat import xmlutil
 from wechat.crypto import MessageCrypto
 

@@ -13,11 +13,11 @@ from urllib.parse import quote, urlsplit
 import pytest
 import requests
 
-from sandbox.tests.test_cards import SECRET
-from sandbox.tests.test_codes import (  # noqa: F401  (fixtures)
+from sandbox.tests.helpers import (  # noqa: F401  (fixtures)
     APPID,
     DAY,
     OK,
+    SECRET,
     api,
     callback,
     images,
@@ -293,7 +293,7 @@ def test_a_defined_user_gives_its_username_its_openid(sandbox, api, new_card):
 def test_wechatpy_create_qrcode_and_set_test_whitelist(sandbox, api, new_card):
     from wechatpy import WeChatClient
 
-    from sandbox.tests.test_wire import WeChatHostSession
+    from sandbox.tests.helpers import WeChatHostSession
 
     card_id = new_card(stock=3)
     client = WeChatClient(APPID, SECRET)

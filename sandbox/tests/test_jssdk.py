@@ -14,7 +14,7 @@ import time
 
 import requests
 
-from sandbox.tests.test_codes import (  # noqa: F401  (fixtures)
+from sandbox.tests.helpers import (  # noqa: F401  (fixtures)
     APPID,
     api,
     callback,

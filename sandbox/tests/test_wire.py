@@ -7,20 +7,10 @@ import io
 import pytest
 import requests
 
+from sandbox.tests.helpers import WeChatHostSession
+
 APPID = "wx000000005a0d0001"
 SECRET = "sandbox-wire-secret-0123456789ab"
-
-
-class WeChatHostSession(requests.Session):
-    """Routes https://api.weixin.qq.com/… to the sandbox; the SDK is unchanged."""
-
-    def __init__(self, sandbox_base: str):
-        super().__init__()
-        self.sandbox_base = sandbox_base
-
-    def request(self, method, url, *args, **kwargs):
-        url = url.replace("https://api.weixin.qq.com/", self.sandbox_base)
-        return super().request(method, url, *args, **kwargs)
 
 
 @pytest.fixture

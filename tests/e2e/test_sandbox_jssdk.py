@@ -6,7 +6,7 @@ with the cardExt's outer_str), a tampered one fails with WeChat's errMsg.
 
 Signatures are made here with hashlib from SPEC's formulas, as a merchant would."""
 
-# The fixtures come from sandbox.tests.test_codes; pytest passes them in by name.
+# The fixtures come from sandbox.tests.helpers; pytest passes them in by name.
 # ruff: noqa: F811
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from sandbox.tests.test_codes import (  # noqa: F401  (fixtures)
+from sandbox.tests.helpers import (  # noqa: F401  (fixtures)
     APPID,
     api,
     callback,

@@ -31,7 +31,7 @@ def client(sandbox):
 @pytest.fixture
 def card_id(sandbox, client) -> str:
     """An approved card with stock 5, valid from a minute ago, without a gift."""
-    from sandbox.tests.test_cards import cash_card
+    from sandbox.tests.helpers import cash_card
 
     images = [client.media.upload_image(_jpeg(c)).url for c in ("red", "green", "blue")]
     card = cash_card(images, begin=int(time.time()) - 60)
