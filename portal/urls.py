@@ -16,6 +16,7 @@ urlpatterns = [
     path("wechat/events/<str:appid>/", views.wechat_events, name="wechat_events"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("redemption/", include("redemption.urls")),
+    path("c/", include("distribution.urls")),
     path("api/", api.urls),
     path("admin/", portal_site.urls),
     path("ops/", admin.site.urls),
