@@ -35,6 +35,15 @@ class ChannelFigures:
     def rate(self) -> Decimal | None:
         return rules.consumption_rate(self.received, self.consumed)
 
+    @property
+    def key(self) -> str:
+        """The channel's outer_id, or none / other / all."""
+        if self.channel is not None:
+            return str(self.channel.outer_id)
+        return self.kind
+
+    kind: str = ""
+
 
 def _grouped(codes) -> list[dict]:
     return list(
@@ -80,7 +89,7 @@ def channel_figures(*, merchant: Merchant, card: FriendCard) -> list[ChannelFigu
         (rules.OTHER_CHANNEL, _("Other (not a channel of yours)")),
     ):
         if key in totals:
-            rows.append(ChannelFigures(label, None, *totals[key]))
+            rows.append(ChannelFigures(label, None, *totals[key], kind=key))
     return rows
 
 
@@ -91,6 +100,7 @@ def figures_total(rows: list[ChannelFigures]) -> ChannelFigures:
         sum(r.received for r in rows),
         sum(r.consumed for r in rows),
         sum(r.by_friends for r in rows),
+        kind="all",
     )
 
 

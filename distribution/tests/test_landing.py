@@ -20,6 +20,7 @@ import wechat
 from cards.models import FriendCard
 from distribution import selectors, services
 from distribution.models import Campaign
+from distribution.tests.helpers import pushed
 from redemption.models import Code
 from tests.factories import process_events
 from wechat import signatures
@@ -99,18 +100,6 @@ def test_the_page_signs_wx_config_for_its_own_url_and_each_card_ext(
     again = page_data(open_page(live_server, campaign, "?from=poster")[0].text)["wx"]
     assert again["config"]["nonceStr"] != config["nonceStr"]
     assert json.loads(again["cardList"][0]["cardExt"])["nonce_str"] != ext["nonce_str"]
-
-
-def pushed(event: str, count: int, timeout: float = 10) -> None:
-    """Wait for WeChat's pushes to arrive (the JS-SDK answers before it pushes),
-    then handle them as the worker does."""
-    from portal.models import WeChatEvent
-
-    deadline = time.monotonic() + timeout
-    while WeChatEvent.objects.filter(event=event).count() < count:
-        assert time.monotonic() < deadline, f"no {event} push arrived"
-        time.sleep(0.1)
-    process_events()
 
 
 def jssdk(sandbox, path: str, body: dict) -> dict:
