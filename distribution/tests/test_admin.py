@@ -103,7 +103,7 @@ def test_a_qr_code_is_made_shown_downloaded_and_printed(
         ).content.decode()
         assert f'data-sheet="{size}"' in sheet and "<svg" in sheet
         assert stocked_card.title in sheet and stocked_card.brand_name in sheet
-        assert "distribution/print.css" in sheet
+        assert f"distribution/print-{size}.css" in sheet
     assert (
         client.get(
             reverse("admin:distribution_qrcode_print", args=[qr.pk]) + "?size=a3"
@@ -120,9 +120,9 @@ def test_a_qr_code_is_made_shown_downloaded_and_printed(
 def test_the_print_css_sizes_the_sheets():
     from django.conf import settings
 
-    css = (settings.BASE_DIR / "static/distribution/print.css").read_text()
-    assert "@page a6 { size: A6 portrait" in css
-    assert "@page a4 { size: A4 portrait" in css
+    static = settings.BASE_DIR / "static/distribution"
+    assert "@page { size: 105mm 148mm" in (static / "print-a6.css").read_text()
+    assert "@page { size: 210mm 297mm" in (static / "print-a4.css").read_text()
 
 
 def test_a_refusal_from_wechat_shows_on_the_form(unstocked_card, poster, login):
