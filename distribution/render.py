@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 
 import qrcode
@@ -19,6 +20,7 @@ def _qr(data: str, box_size: int = 10) -> qrcode.QRCode:
     return code
 
 
+@functools.lru_cache(maxsize=256)  # a QR code's link never changes
 def qr_svg(data: str) -> str:
     """The QR code as an ``<svg>`` element (one path; sized by the page's CSS)."""
     image = _qr(data).make_image(image_factory=qrcode.image.svg.SvgPathImage)
