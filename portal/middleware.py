@@ -94,20 +94,23 @@ def _origin(url: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
 
-def content_security_policy(wechat_api_base: str) -> str:
-    """The portal's policy; ``wechat_api_base``'s origin may serve card images."""
+def content_security_policy(wechat_api_base: str, *, script_origins=()) -> str:
+    """The portal's policy; ``wechat_api_base``'s origin may serve card images.
+    ``script_origins`` may also serve scripts and be fetched from (a page that
+    loads WeChat's JS-SDK sets its own policy with the SDK's origin)."""
     images = ["'self'", "data:", *WECHAT_IMAGE_HOSTS]
     wechat = _origin(wechat_api_base)
     if wechat and wechat not in images:
         images.append(wechat)
+    scripts = " ".join(["'self'", *script_origins])
     return "; ".join(
         [
             "default-src 'self'",
-            "script-src 'self'",
+            "script-src " + scripts,
             "style-src 'self'",
             "img-src " + " ".join(images),
             "font-src 'self'",
-            "connect-src 'self'",
+            "connect-src " + scripts,
             "object-src 'none'",
             "base-uri 'self'",
             "form-action 'self'",

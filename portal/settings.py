@@ -121,6 +121,7 @@ INSTALLED_APPS = [
     "cards",
     "coins",
     "redemption",
+    "distribution",
 ]
 
 MIDDLEWARE = [
@@ -278,6 +279,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 15.0,
     },
     "coins-sync-ledgers": {"task": "coins.sync_ledgers", "schedule": 600.0},
+    "distribution-fail-stuck-qrcodes": {
+        "task": "distribution.fail_stuck_qrcodes",
+        "schedule": 60.0,
+    },
 }
 # A waiting recharge is polled (with back-off) for this long, then abandoned.
 RECHARGE_POLL_GIVE_UP_SECONDS = env.int("RECHARGE_POLL_GIVE_UP_SECONDS", default=1800)
@@ -298,6 +303,9 @@ WECHAT_TIMEOUT = env.float("WECHAT_TIMEOUT", default=5.0)
 WECHAT_MP_BASE = env(
     "WECHAT_MP_BASE", default=f"http://127.0.0.1:{SANDBOX_PORT}/sandbox/mp/"
 )
+# The JS-SDK H5 pages load (SPEC §6). Empty: the sandbox's stand-in when
+# WECHAT_API_BASE is the sandbox, else https://res.wx.qq.com/open/js/jweixin-1.6.0.js.
+WECHAT_JSSDK_URL = env("WECHAT_JSSDK_URL", default="")
 
 # --- Auth, sessions, lockout ----------------------------------------------
 AUTHENTICATION_BACKENDS = [

@@ -29,6 +29,7 @@ urlpatterns = [
     path("provider/", include("portal.providers.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("redemption/", include("redemption.urls")),
+    path("c/", include("distribution.urls")),
     path("api/", api.urls),
     path("admin/", portal_site.urls),
     path("ops/", admin.site.urls),

@@ -49,6 +49,7 @@ class Errcode(IntEnum):
     NO_PAYMENT_PERMISSION = 43008
     API_UNAUTHORIZED = 48001
     API_QUOTA = 45009
+    NO_STOCK = 45031
     TOO_MANY_GIFT_RULES = 45021
     INVALID_JSON_STRUCTURE = 47001
     COMPONENT_NOT_AUTHORIZED = 61003
@@ -101,6 +102,7 @@ MESSAGES = {
     40073: _("WeChat does not know this card."),
     40202: _("There are not enough coins for this stock: recharge first."),
     45021: _("Too many gift rules."),
+    45031: _("This coupon has no stock left."),
     47001: _("WeChat could not read the request (bad JSON structure)."),
     61003: _("This official account has not authorized the service provider."),
     61004: _("This server's IP address is not on the service provider's whitelist."),

@@ -63,6 +63,40 @@ def _ledger(merchant):
     )  # fmt: skip
 
 
+def _channel(merchant):
+    from distribution import services
+    from distribution.models import Channel
+
+    name = f"Walk {Channel.objects.filter(merchant=merchant).count() + 1}"
+    return services.channel_create(merchant=merchant, name=name)
+
+
+def _qrcode(merchant):
+    from distribution.models import QRCode
+
+    return QRCode.objects.create(
+        merchant=merchant, card=_card(merchant), channel=_channel(merchant),
+        status="ready", url="http://weixin.qq.com/q/walk", ticket="t",
+    )  # fmt: skip
+
+
+def _campaign(merchant):
+    from distribution.models import Campaign
+
+    campaign = Campaign.objects.create(
+        merchant=merchant, slug=f"walk{merchant.pk}", title="Walk",
+        channel=_channel(merchant),
+    )  # fmt: skip
+    campaign.cards.add(_card(merchant))
+    return campaign
+
+
+def _whitelist(merchant):
+    from distribution.models import Whitelist
+
+    return Whitelist.objects.create(merchant=merchant, openids=["o_walk"])
+
+
 # Rows the demo data does not have, made for the walks. A model registered on the
 # portal site with neither demo rows nor a factory here fails the tenancy walk.
 FACTORIES = {
@@ -71,6 +105,10 @@ FACTORIES = {
     "StockOrder": _stock_order,
     "Recharge": _recharge,
     "LedgerEntry": _ledger,
+    "Channel": _channel,
+    "QRCode": _qrcode,
+    "Campaign": _campaign,
+    "Whitelist": _whitelist,
 }
 
 
