@@ -93,8 +93,11 @@ def _default_language():
 @pytest.fixture(autouse=True)
 def _fresh_cache(request, django_db_blocker):
     uses_db = request.node.get_closest_marker("django_db") or {
-        "db", "transactional_db", "live_server", "django_db_setup"
-    } & set(request.fixturenames)  # fmt: skip
+        "db",
+        "transactional_db",
+        "live_server",
+        "django_db_setup",
+    } & set(request.fixturenames)
     if uses_db:
         with django_db_blocker.unblock():
             clear_test_cache()
@@ -174,17 +177,31 @@ def start_celery_worker(live_server_url: str, queue: str | None = None, **extra_
     log = open(log_path, "w")  # noqa: SIM115  (closed at teardown)
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "celery", "-A", "portal", "worker",
-            "--loglevel", "INFO", "--concurrency", "2", "--pool", "prefork",
-            "--queues", queue or settings.CELERY_TASK_DEFAULT_QUEUE,
-            "--hostname", f"test-{os.getpid()}-{time.monotonic_ns()}@%h", "--without-gossip",
-            "--without-mingle", "--without-heartbeat",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            "2",
+            "--pool",
+            "prefork",
+            "--queues",
+            queue or settings.CELERY_TASK_DEFAULT_QUEUE,
+            "--hostname",
+            f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
         ],
         env=env,
         cwd=settings.BASE_DIR,
         stdout=log,
         stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    )
     deadline = time.monotonic() + 60
     while "ready." not in log_path.read_text():
         if proc.poll() is not None or time.monotonic() > deadline:

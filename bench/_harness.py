@@ -58,12 +58,24 @@ def start_server(
     env = {**os.environ, **(extra_env or {})}
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "gunicorn", "--worker-class", worker_class,
-            "--workers", str(workers), "--threads", str(threads),
-            "--bind", f"127.0.0.1:{port}", "--log-level", "warning", wsgi,
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--worker-class",
+            worker_class,
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            wsgi,
         ],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:

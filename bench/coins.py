@@ -27,8 +27,11 @@ import _harness
 
 
 def start_celery(kind: str, env: dict) -> subprocess.Popen:
-    args = ["worker", "--concurrency", "2", "--loglevel", "WARNING"] if kind == "worker" else [
-        "beat", "--loglevel", "WARNING", "--pidfile", ""]  # fmt: skip
+    args = (
+        ["worker", "--concurrency", "2", "--loglevel", "WARNING"]
+        if kind == "worker"
+        else ["beat", "--loglevel", "WARNING", "--pidfile", ""]
+    )
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "portal", *args],
         cwd=_harness.ROOT,
@@ -81,17 +84,28 @@ def recharge_benchmark(n: int) -> None:
 
     web_port, sandbox_port = _harness.free_port(), _harness.free_port()
     sandbox_base = f"http://127.0.0.1:{sandbox_port}/sandbox/"
-    env = {**os.environ, "WECHAT_API_BASE": sandbox_base, "PORT": str(web_port),
-           "SANDBOX_PORT": str(sandbox_port), "LOG_LEVEL": "WARNING"}  # fmt: skip
+    env = {
+        **os.environ,
+        "WECHAT_API_BASE": sandbox_base,
+        "PORT": str(web_port),
+        "SANDBOX_PORT": str(sandbox_port),
+        "LOG_LEVEL": "WARNING",
+    }
     os.environ.update({k: env[k] for k in ("WECHAT_API_BASE", "PORT", "SANDBOX_PORT")})
     settings.WECHAT_API_BASE = sandbox_base
     procs = [
-        _harness.start_server("sandbox.wsgi:application", sandbox_port, threads=16,
-                              extra_env={**env, "ROOT_URLCONF": "sandbox.urls_root"}),
-        _harness.start_server("portal.wsgi:application", web_port, workers=2, threads=8, extra_env=env),
+        _harness.start_server(
+            "sandbox.wsgi:application",
+            sandbox_port,
+            threads=16,
+            extra_env={**env, "ROOT_URLCONF": "sandbox.urls_root"},
+        ),
+        _harness.start_server(
+            "portal.wsgi:application", web_port, workers=2, threads=8, extra_env=env
+        ),
         start_celery("worker", env),
         start_celery("beat", env),
-    ]  # fmt: skip
+    ]
     http = requests.Session()
     try:
         bistro = seed_demo(portal_url=f"http://127.0.0.1:{web_port}")["Demo Bistro"]
@@ -195,8 +209,10 @@ def ledger_benchmark(rows: int, samples: int = 200) -> None:
             if not after:
                 break
     p50, p99 = _harness.percentiles(timings)
-    print(f"ledger page (50 rows, filtered, sorted, keyset): median {p50:.2f} ms, p99 {p99:.2f} ms "
-          f"over {len(timings)} pages (target median ≤ 30 ms)")  # fmt: skip
+    print(
+        f"ledger page (50 rows, filtered, sorted, keyset): median {p50:.2f} ms, p99 {p99:.2f} ms "
+        f"over {len(timings)} pages (target median ≤ 30 ms)"
+    )
     p50, p99 = _harness.percentiles(with_balance)
     print(
         f"ledger page with the running balance: median {p50:.2f} ms, p99 {p99:.2f} ms"

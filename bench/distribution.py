@@ -104,17 +104,27 @@ def main() -> None:
 
     web_port, sandbox_port = _harness.free_port(), _harness.free_port()
     sandbox_base = f"http://127.0.0.1:{sandbox_port}/sandbox/"
-    env = {**os.environ, "WECHAT_API_BASE": sandbox_base, "PORT": str(web_port),
-           "SANDBOX_PORT": str(sandbox_port), "LOG_LEVEL": "WARNING"}  # fmt: skip
+    env = {
+        **os.environ,
+        "WECHAT_API_BASE": sandbox_base,
+        "PORT": str(web_port),
+        "SANDBOX_PORT": str(sandbox_port),
+        "LOG_LEVEL": "WARNING",
+    }
     os.environ.update({k: env[k] for k in ("WECHAT_API_BASE", "PORT", "SANDBOX_PORT")})
     settings.WECHAT_API_BASE = sandbox_base
     bistro = seed_demo(portal_url=f"http://127.0.0.1:{web_port}")["Demo Bistro"]
     definition = cash_card("http://127.0.0.1/bench/logo.png", "http://127.0.0.1/b.png")
     card = FriendCard.objects.create(
-        merchant=bistro, card_type="CASH", status=CardStatus.APPROVED,
-        card_id="pBenchCard0000000000000001", definition=definition,
-        title="全场满500减50", brand_name="演示小馆", quantity=100,
-    )  # fmt: skip
+        merchant=bistro,
+        card_type="CASH",
+        status=CardStatus.APPROVED,
+        card_id="pBenchCard0000000000000001",
+        definition=definition,
+        title="全场满500减50",
+        brand_name="演示小馆",
+        quantity=100,
+    )
     channel = services.channel_create(merchant=bistro, name="Window poster")
     campaign = services.campaign_save(
         merchant=bistro, title="Spring tasting", channel=channel, cards=[card]
@@ -122,11 +132,20 @@ def main() -> None:
     page_path = f"/c/{campaign.slug}/?from=poster"
 
     procs = [
-        _harness.start_server("sandbox.wsgi:application", sandbox_port, threads=8,
-                              extra_env={**env, "ROOT_URLCONF": "sandbox.urls_root"}),
-        _harness.start_server("portal.wsgi:application", web_port,
-                              workers=args.workers, threads=4, extra_env=env),
-    ]  # fmt: skip
+        _harness.start_server(
+            "sandbox.wsgi:application",
+            sandbox_port,
+            threads=8,
+            extra_env={**env, "ROOT_URLCONF": "sandbox.urls_root"},
+        ),
+        _harness.start_server(
+            "portal.wsgi:application",
+            web_port,
+            workers=args.workers,
+            threads=4,
+            extra_env=env,
+        ),
+    ]
     base = f"http://127.0.0.1:{web_port}"
     try:
         session = requests.Session()
@@ -156,8 +175,10 @@ def main() -> None:
             proc.terminate()
             proc.wait(10)
 
-    print(f"QR codes rendered: SVG {svg_rate:7.1f}/s   PNG {png_rate:7.1f}/s"
-          f"   ({args.qrcodes} distinct links each)")  # fmt: skip
+    print(
+        f"QR codes rendered: SVG {svg_rate:7.1f}/s   PNG {png_rate:7.1f}/s"
+        f"   ({args.qrcodes} distinct links each)"
+    )
     rows = (
         ("GET /api/ping", ping + ping_again),
         ("GET /c/<slug>/ (campaign page)", landing),

@@ -52,20 +52,33 @@ def main() -> None:
         "card_type": "CASH",
         "cash": {
             "base_info": {
-                "logo_url": logo, "brand_name": "演示小馆", "code_type": "CODE_TYPE_QRCODE",
-                "color": "Color010", "notice": "请出示二维码核销", "description": "不可与其他优惠同享",
-                "date_info": {"type": "DATE_TYPE_FIX_TIME_RANGE", "begin_timestamp": now,
-                              "end_timestamp": now + 30 * 86400},
-                "location_id_list": [100001, 100002], "can_share": False, "can_give_friend": False,
+                "logo_url": logo,
+                "brand_name": "演示小馆",
+                "code_type": "CODE_TYPE_QRCODE",
+                "color": "Color010",
+                "notice": "请出示二维码核销",
+                "description": "不可与其他优惠同享",
+                "date_info": {
+                    "type": "DATE_TYPE_FIX_TIME_RANGE",
+                    "begin_timestamp": now,
+                    "end_timestamp": now + 30 * 86400,
+                },
+                "location_id_list": [100001, 100002],
+                "can_share": False,
+                "can_give_friend": False,
             },
             "advanced_info": {
-                "use_condition": {"least_cost": 50000, "can_use_with_other_discount": True},
+                "use_condition": {
+                    "least_cost": 50000,
+                    "can_use_with_other_discount": True,
+                },
                 "text_image_list": [{"image_url": dish, "text": "招牌菜品"}],
-                "share_friends": True, "consume_share_self_num": 1,
+                "share_friends": True,
+                "consume_share_self_num": 1,
             },
             "reduce_cost": 5000,
         },
-    }  # fmt: skip
+    }
 
     port = _harness.free_port()
     web = _harness.start_server(
@@ -88,28 +101,39 @@ def main() -> None:
         csrf = login.cookies["csrftoken"]
         body = json.dumps({"card": card}, ensure_ascii=False).encode()
         check = login.post(
-            f"{base}/api/cards/preview?quantity=100", data=body,
+            f"{base}/api/cards/preview?quantity=100",
+            data=body,
             headers={"X-CSRFToken": csrf, "Content-Type": "application/json"},
-        ).json()  # fmt: skip
+        ).json()
         assert check["title"] == "全场满500减50" and not check["errors"], check
         today = time.strftime("%Y-%m-%d")
         later = time.strftime("%Y-%m-%d", time.localtime(time.time() + 30 * 86400))
         form = urlencode(
             [
-                ("card_type", "CASH"), ("brand_name", "演示小馆"), ("reduce_cost", "50"),
-                ("least_cost", "500"), ("begin_date", today), ("end_date", later),
-                ("location_ids", "100001"), ("location_ids", "100002"),
-                ("logo_url", logo), ("color", "Color010"), ("notice", "请出示二维码核销"),
-                ("description", "不可与其他优惠同享"), ("text_image_1_url", dish),
-                ("text_image_1_text", "招牌菜品"), ("code_type", "CODE_TYPE_QRCODE"),
+                ("card_type", "CASH"),
+                ("brand_name", "演示小馆"),
+                ("reduce_cost", "50"),
+                ("least_cost", "500"),
+                ("begin_date", today),
+                ("end_date", later),
+                ("location_ids", "100001"),
+                ("location_ids", "100002"),
+                ("logo_url", logo),
+                ("color", "Color010"),
+                ("notice", "请出示二维码核销"),
+                ("description", "不可与其他优惠同享"),
+                ("text_image_1_url", dish),
+                ("text_image_1_text", "招牌菜品"),
+                ("code_type", "CODE_TYPE_QRCODE"),
                 ("consume_share", "self"),
             ]
-        ).encode()  # fmt: skip
+        ).encode()
         form_type = "application/x-www-form-urlencoded"
         check = login.post(
-            f"{base}/api/cards/preview/form?quantity=100", data=form,
+            f"{base}/api/cards/preview/form?quantity=100",
+            data=form,
             headers={"X-CSRFToken": csrf, "Content-Type": form_type},
-        ).json()  # fmt: skip
+        ).json()
         assert check["title"] == "全场满500减50" and not check["errors"], check
 
         def run(kind: str) -> list[float]:

@@ -45,11 +45,20 @@ import _harness  # noqa: E402
 TABLE = "portal_soak_mark"  # portal.celery.SOAK_TABLE
 # The embedded profile, whatever the caller's environment points at.
 NOT_EMBEDDED = (
-    "DATABASE_URL", "REDIS_URL", "CACHE_URL", "CELERY_BROKER_URL",
-    "CELERY_RESULT_BACKEND", "PORTAL_PROFILE", "PORTAL_TEST_WORKER",
-    "DJANGO_SETTINGS_MODULE", "ROOT_URLCONF", "SANDBOX_MOUNTED", "WECHAT_API_BASE",
-    "CACHE_KEY_PREFIX", "CELERY_TASK_ALWAYS_EAGER",
-)  # fmt: skip
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CACHE_URL",
+    "CELERY_BROKER_URL",
+    "CELERY_RESULT_BACKEND",
+    "PORTAL_PROFILE",
+    "PORTAL_TEST_WORKER",
+    "DJANGO_SETTINGS_MODULE",
+    "ROOT_URLCONF",
+    "SANDBOX_MOUNTED",
+    "WECHAT_API_BASE",
+    "CACHE_KEY_PREFIX",
+    "CELERY_TASK_ALWAYS_EAGER",
+)
 
 
 def embedded_env(var_dir: Path, **extra) -> dict:
@@ -88,11 +97,18 @@ class Runall:
     def prepare(self) -> None:
         """Migrate and load the demo (what `make run` does before runall)."""
         subprocess.run(
-            [sys.executable, "-c", "import django; django.setup(); "
-             "from django.core.management import call_command as c; "
-             "c('migrate', interactive=False, verbosity=0); c('seed_demo')"],
-            cwd=ROOT, env=self.env, check=True, stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-c",
+                "import django; django.setup(); "
+                "from django.core.management import call_command as c; "
+                "c('migrate', interactive=False, verbosity=0); c('seed_demo')",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         with sqlite3.connect(self.db) as db:
             db.execute(
                 f"CREATE TABLE IF NOT EXISTS {TABLE} "
@@ -102,11 +118,21 @@ class Runall:
     def start(self, timeout: float = 120) -> None:
         self.log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", "runall", "--port", str(self.port),
-             "--sandbox-port", str(self.sandbox_port)],
-            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "manage.py",
+                "runall",
+                "--port",
+                str(self.port),
+                "--sandbox-port",
+                str(self.sandbox_port),
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
         if not self.wait_healthy(timeout):
             self.stop()
             raise RuntimeError("runall did not answer /healthz:\n" + self.log_text())
@@ -145,8 +171,10 @@ class Runall:
         """The pids of runall's children by name (web, sandbox, worker, beat)."""
         out = subprocess.run(
             ["ps", "-ww", "-o", "pid=,args=", "--ppid", str(self.proc.pid)],
-            capture_output=True, text=True, check=False,
-        ).stdout  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
         found = {}
         for line in out.splitlines():
             pid, _, args = line.strip().partition(" ")
@@ -178,8 +206,10 @@ class Runall:
         """Processes still in runall's session (its children, theirs)."""
         out = subprocess.run(
             ["ps", "-ww", "-o", "pid=,args=", "-s", str(self.proc.pid)],
-            capture_output=True, text=True, check=False,
-        ).stdout  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
         return [line.strip() for line in out.splitlines() if line.strip()]
 
 
@@ -233,13 +263,27 @@ def soak(
     out_dir.mkdir()
     pubs = [
         subprocess.Popen(
-            [sys.executable, __file__, "--publish", f"p{i}", "--var-dir",
-             str(stack.var_dir), "--rate", str(rate), "--seconds", str(seconds),
-             "--out", str(out_dir / f"p{i}")],
-            cwd=ROOT, env=stack.env, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                __file__,
+                "--publish",
+                f"p{i}",
+                "--var-dir",
+                str(stack.var_dir),
+                "--rate",
+                str(rate),
+                "--seconds",
+                str(seconds),
+                "--out",
+                str(out_dir / f"p{i}"),
+            ],
+            cwd=ROOT,
+            env=stack.env,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for i in range(publishers)
-    ]  # fmt: skip
+    ]
     health_checks = health_failures = 0
     next_check = 0.0
     while any(p.poll() is None for p in pubs):
@@ -310,12 +354,19 @@ def soak(
 
 def passed(report: dict) -> bool:
     return not (
-        report["lost"] or report["duplicated"] or report["unexpected"]
-        or report["child_deaths"] or report["critical_lines"] or report["tracebacks"]
-        or report["quarantined_files"] or report["healthz_failures"]
-        or report["publish_errors"] or report["runall_exit_status"] != 0
-        or report["left_running"] or not report["sent"]
-    )  # fmt: skip
+        report["lost"]
+        or report["duplicated"]
+        or report["unexpected"]
+        or report["child_deaths"]
+        or report["critical_lines"]
+        or report["tracebacks"]
+        or report["quarantined_files"]
+        or report["healthz_failures"]
+        or report["publish_errors"]
+        or report["runall_exit_status"] != 0
+        or report["left_running"]
+        or not report["sent"]
+    )
 
 
 def main() -> None:

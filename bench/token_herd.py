@@ -88,9 +88,11 @@ def main() -> None:
         for i in range(args.calls + 20):
             t0 = time.perf_counter()
             client.call(
-                "GET", "cgi-bin/ticket/getticket", params={"type": "jsapi"},
+                "GET",
+                "cgi-bin/ticket/getticket",
+                params={"type": "jsapi"},
                 safe_to_retry=True,
-            )  # fmt: skip
+            )
             t1 = time.perf_counter()
             http.get(
                 base + "cgi-bin/ticket/getticket",
@@ -107,13 +109,17 @@ def main() -> None:
 
     c50, c99 = _harness.percentiles(client_ms)
     d50, d99 = _harness.percentiles(direct_ms)
-    print(f"token herd: {callers} callers in {args.processes} processes → "
-          f"{token_calls} cgi-bin/token call(s) (target 1); "
-          f"{len(set(tokens) - set(errors))} distinct token(s); {len(errors)} error(s)")  # fmt: skip
+    print(
+        f"token herd: {callers} callers in {args.processes} processes → "
+        f"{token_calls} cgi-bin/token call(s) (target 1); "
+        f"{len(set(tokens) - set(errors))} distinct token(s); {len(errors)} error(s)"
+    )
     print(f"getticket via requests : p50 {d50:6.2f} ms   p99 {d99:6.2f} ms")
     print(f"getticket via client   : p50 {c50:6.2f} ms   p99 {c99:6.2f} ms")
-    print(f"client overhead        : p50 {100 * (c50 / d50 - 1):+5.1f} %  "
-          f"p99 {100 * (c99 / d99 - 1):+5.1f} %   (target ≤ +30 %)")  # fmt: skip
+    print(
+        f"client overhead        : p50 {100 * (c50 / d50 - 1):+5.1f} %  "
+        f"p99 {100 * (c99 / d99 - 1):+5.1f} %   (target ≤ +30 %)"
+    )
 
 
 if __name__ == "__main__":

@@ -55,44 +55,88 @@ class FriendCardAdmin(MerchantScopedAdmin):
     change_form_template = "admin/cards/friendcard/change_form.html"
     delete_confirmation_template = "admin/cards/friendcard/delete_confirmation.html"
     list_display = [
-        "title_link", "card_type", "status_badge", "quantity", "validity",
-        "price", "updated",
-    ]  # fmt: skip
+        "title_link",
+        "card_type",
+        "status_badge",
+        "quantity",
+        "validity",
+        "price",
+        "updated",
+    ]
     list_display_links = None
     list_filter = ["status", "card_type"]
     search_fields = ["title", "brand_name", "card_id"]
     list_per_page = 50
     fieldsets = [
-        (gettext_lazy("Type and value"), {"fields": [
-            "opened_version", "card_type", "brand_name", "reduce_cost", "gift_name", "gift_num", "gift_unit",
-        ]}),
-        (gettext_lazy("Thresholds"), {
-            "fields": ["least_cost", "accept_category", "reject_category",
-                       "object_use_for", "no_other_discount"],
-            "description": gettext_lazy(
-                "Thresholds decide the title and the stock price, and cannot be "
-                "changed after submission."
-            ),
-        }),
+        (
+            gettext_lazy("Type and value"),
+            {
+                "fields": [
+                    "opened_version",
+                    "card_type",
+                    "brand_name",
+                    "reduce_cost",
+                    "gift_name",
+                    "gift_num",
+                    "gift_unit",
+                ]
+            },
+        ),
+        (
+            gettext_lazy("Thresholds"),
+            {
+                "fields": [
+                    "least_cost",
+                    "accept_category",
+                    "reject_category",
+                    "object_use_for",
+                    "no_other_discount",
+                ],
+                "description": gettext_lazy(
+                    "Thresholds decide the title and the stock price, and cannot be "
+                    "changed after submission."
+                ),
+            },
+        ),
         (gettext_lazy("Validity"), {"fields": [("begin_date", "end_date")]}),
         (gettext_lazy("Stores"), {"fields": ["location_ids"]}),
-        (gettext_lazy("Look"), {"fields": [
-            "logo_url", "color", "notice", "description", "abstract", "cover_url",
-            ("text_image_1_url", "text_image_1_text"),
-            ("text_image_2_url", "text_image_2_text"),
-            ("text_image_3_url", "text_image_3_text"),
-        ]}),
-        (gettext_lazy("Usage"), {"fields": [
-            "code_type", "service_phone", "get_limit", "time_limit_days",
-            ("time_begin", "time_end"), "business_service",
-            ("center_title", "center_sub_title", "center_url"),
-            ("custom_url_name", "custom_url_sub_title", "custom_url"),
-            ("promotion_url_name", "promotion_url_sub_title", "promotion_url"),
-        ]}),
-        (gettext_lazy("After use (consume-share)"), {
-            "fields": ["consume_share", "consume_share_card"]
-        }),
-    ]  # fmt: skip
+        (
+            gettext_lazy("Look"),
+            {
+                "fields": [
+                    "logo_url",
+                    "color",
+                    "notice",
+                    "description",
+                    "abstract",
+                    "cover_url",
+                    ("text_image_1_url", "text_image_1_text"),
+                    ("text_image_2_url", "text_image_2_text"),
+                    ("text_image_3_url", "text_image_3_text"),
+                ]
+            },
+        ),
+        (
+            gettext_lazy("Usage"),
+            {
+                "fields": [
+                    "code_type",
+                    "service_phone",
+                    "get_limit",
+                    "time_limit_days",
+                    ("time_begin", "time_end"),
+                    "business_service",
+                    ("center_title", "center_sub_title", "center_url"),
+                    ("custom_url_name", "custom_url_sub_title", "custom_url"),
+                    ("promotion_url_name", "promotion_url_sub_title", "promotion_url"),
+                ]
+            },
+        ),
+        (
+            gettext_lazy("After use (consume-share)"),
+            {"fields": ["consume_share", "consume_share_card"]},
+        ),
+    ]
 
     class Media:
         css = {"all": ["cards/editor.css"]}

@@ -74,10 +74,15 @@ def _text(label, help_text="", widget=None, max_length=6000):
 
 
 WEEKDAYS = [
-    ("MONDAY", _("Monday")), ("TUESDAY", _("Tuesday")), ("WEDNESDAY", _("Wednesday")),
-    ("THURSDAY", _("Thursday")), ("FRIDAY", _("Friday")), ("SATURDAY", _("Saturday")),
-    ("SUNDAY", _("Sunday")), ("HOLIDAY", _("Holidays")),
-]  # fmt: skip
+    ("MONDAY", _("Monday")),
+    ("TUESDAY", _("Tuesday")),
+    ("WEDNESDAY", _("Wednesday")),
+    ("THURSDAY", _("Thursday")),
+    ("FRIDAY", _("Friday")),
+    ("SATURDAY", _("Saturday")),
+    ("SUNDAY", _("Sunday")),
+    ("HOLIDAY", _("Holidays")),
+]
 SERVICES = [
     ("BIZ_SERVICE_DELIVER", _("Delivery")),
     ("BIZ_SERVICE_FREE_PARK", _("Free parking")),
@@ -177,18 +182,22 @@ class CardEditorForm(forms.ModelForm):
     service_phone = _text(_("Service phone"))
     get_limit = _text(_("Per-person limit"), _("How many one person may receive."))
     time_limit_days = forms.MultipleChoiceField(
-        label=_("Usable on"), choices=WEEKDAYS, required=False,
+        label=_("Usable on"),
+        choices=WEEKDAYS,
+        required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text=_("Shown to customers only; not enforced at the till."),
-    )  # fmt: skip
+    )
     time_begin = _text(
         _("From (HH:MM)"), widget=forms.TimeInput(attrs={"type": "time"})
     )
     time_end = _text(_("Until (HH:MM)"), widget=forms.TimeInput(attrs={"type": "time"}))
     business_service = forms.MultipleChoiceField(
-        label=_("Services"), choices=SERVICES, required=False,
+        label=_("Services"),
+        choices=SERVICES,
+        required=False,
         widget=forms.CheckboxSelectMultiple,
-    )  # fmt: skip
+    )
     center_title = _text(_("Main button"), _("E.g. 快速核销 (9 characters)."))
     center_sub_title = _text(_("Main button hint"))
     center_url = _text(_("Main button link"))
@@ -335,7 +344,15 @@ class CardEditorForm(forms.ModelForm):
 
 
 FROZEN_FIELDS = (
-    "card_type", "brand_name", "reduce_cost", "gift_name", "gift_num", "gift_unit",
-    "least_cost", "accept_category", "reject_category", "object_use_for",
+    "card_type",
+    "brand_name",
+    "reduce_cost",
+    "gift_name",
+    "gift_num",
+    "gift_unit",
+    "least_cost",
+    "accept_category",
+    "reject_category",
+    "object_use_for",
     "no_other_discount",
-)  # fmt: skip
+)

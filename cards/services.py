@@ -430,8 +430,13 @@ def _refused_by_wechat(
     field = ERRCODE_FIELDS.get(exc.errcode, "")
     card.last_error = _error_payload(field, exc.message, exc.errcode)
     card.save(update_fields=["last_error", "updated_at"])
-    _event(card, kind, actor, message=exc.message,
-           answer={"errcode": exc.errcode, "errmsg": exc.errmsg})  # fmt: skip
+    _event(
+        card,
+        kind,
+        actor,
+        message=exc.message,
+        answer={"errcode": exc.errcode, "errmsg": exc.errmsg},
+    )
     return CardRefused([rules.FieldError(field, "wechat", exc.message, exc.errcode)])
 
 

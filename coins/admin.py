@@ -58,9 +58,10 @@ class QuoteForm(forms.Form):
         label=gettext_lazy("Card"), queryset=FriendCard.objects.none()
     )
     quantity = forms.CharField(
-        label=gettext_lazy("Units of stock"), max_length=20,
+        label=gettext_lazy("Units of stock"),
+        max_length=20,
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
-    )  # fmt: skip
+    )
 
     def __init__(self, *args, merchant=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -77,9 +78,10 @@ class QuoteForm(forms.Form):
 
 class RechargeForm(forms.Form):
     coin_count = forms.CharField(
-        label=gettext_lazy("Coins (1 coin = 1 yuan)"), max_length=20,
+        label=gettext_lazy("Coins (1 coin = 1 yuan)"),
+        max_length=20,
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
-    )  # fmt: skip
+    )
 
     def clean_coin_count(self):
         try:
@@ -156,11 +158,19 @@ class StockOrderAdmin(CoinsAdmin):
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
-            path("<path:object_id>/confirm/", wrap(self.confirm_view), name="coins_stockorder_confirm"),
-            path("<path:object_id>/requote/", wrap(self.requote_view), name="coins_stockorder_requote"),
+            path(
+                "<path:object_id>/confirm/",
+                wrap(self.confirm_view),
+                name="coins_stockorder_confirm",
+            ),
+            path(
+                "<path:object_id>/requote/",
+                wrap(self.requote_view),
+                name="coins_stockorder_requote",
+            ),
             path("activate/", wrap(self.activate_view), name="coins_coins_activate"),
             *super().get_urls(),
-        ]  # fmt: skip
+        ]
 
     @coin_view(GET="add", POST="add")
     def add_view(self, request, form_url="", extra_context=None):
@@ -176,9 +186,11 @@ class StockOrderAdmin(CoinsAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 order = services.stock_order_quote(
-                    merchant=request.merchant, card=form.cleaned_data["card"],
-                    quantity=form.cleaned_data["quantity"], actor=request.user,
-                )  # fmt: skip
+                    merchant=request.merchant,
+                    card=form.cleaned_data["card"],
+                    quantity=form.cleaned_data["quantity"],
+                    actor=request.user,
+                )
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():
                     form.add_error(field if field in form.fields else None, errors)
@@ -189,20 +201,30 @@ class StockOrderAdmin(CoinsAdmin):
                 return redirect("admin:coins_stockorder_change", order.pk)
         account = CoinAccount.objects.filter(merchant=request.merchant).first()
         return TemplateResponse(
-            request, "coins/quote_form.html",
-            self._context(request, title=_("Buy stock"), form=form, account=account,
-                          **_activation(request, needs_account)),
-        )  # fmt: skip
+            request,
+            "coins/quote_form.html",
+            self._context(
+                request,
+                title=_("Buy stock"),
+                form=form,
+                account=account,
+                **_activation(request, needs_account),
+            ),
+        )
 
     @coin_view(GET="view")
     def change_view(self, request, object_id, form_url="", extra_context=None):
         order = self.get_object(request, object_id)
         shortfall = services.shortfall(order=order)
         return TemplateResponse(
-            request, "coins/stock_order.html",
+            request,
+            "coins/stock_order.html",
             self._context(
-                request, title=_("Stock order"), order=order,
-                seconds_left=services.seconds_left(order), shortfall=shortfall,
+                request,
+                title=_("Stock order"),
+                order=order,
+                seconds_left=services.seconds_left(order),
+                shortfall=shortfall,
                 recharge_coins=services.coins_to_recharge(shortfall),
                 error_message=display.stock_order_message(order),
                 events=display.coin_event_rows(
@@ -211,7 +233,7 @@ class StockOrderAdmin(CoinsAdmin):
                 status_url=reverse("api:coins_stock_order", args=[order.pk]),
                 can_act=self.has_act_permission(request),
             ),
-        )  # fmt: skip
+        )
 
     @coin_view(GET="view", POST="act")
     def confirm_view(self, request, object_id):
@@ -315,37 +337,50 @@ class RechargeAdmin(CoinsAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 recharge = services.recharge_create(
-                    merchant=request.merchant, coin_count=form.cleaned_data["coin_count"],
+                    merchant=request.merchant,
+                    coin_count=form.cleaned_data["coin_count"],
                     actor=request.user,
-                )  # fmt: skip
+                )
             except wx.WeChatError as exc:
                 form.add_error(None, exc.message)
                 needs_account = exc.is_(wx.E.NO_PAYMENT_PERMISSION)
             else:
                 return redirect("admin:coins_recharge_change", recharge.pk)
         return TemplateResponse(
-            request, "coins/recharge_form.html",
-            self._context(request, title=_("Recharge coins"), form=form,
-                          **_activation(request, needs_account)),
-        )  # fmt: skip
+            request,
+            "coins/recharge_form.html",
+            self._context(
+                request,
+                title=_("Recharge coins"),
+                form=form,
+                **_activation(request, needs_account),
+            ),
+        )
 
     @coin_view(GET="view")
     def change_view(self, request, object_id, form_url="", extra_context=None):
         recharge = self.get_object(request, object_id)
-        svg = qrcode.make(
-            recharge.qrcode_url, image_factory=qrcode.image.svg.SvgPathImage
-        ) if recharge.qrcode_url else None  # fmt: skip
+        svg = (
+            qrcode.make(
+                recharge.qrcode_url, image_factory=qrcode.image.svg.SvgPathImage
+            )
+            if recharge.qrcode_url
+            else None
+        )
         return TemplateResponse(
-            request, "coins/recharge.html",
+            request,
+            "coins/recharge.html",
             self._context(
-                request, title=_("Recharge"), recharge=recharge,
+                request,
+                title=_("Recharge"),
+                recharge=recharge,
                 qr_svg=svg.to_string(encoding="unicode") if svg else "",
                 sandbox_pay_url=_sandbox_pay_url(recharge.qrcode_url),
                 status_url=reverse("api:coins_recharge", args=[recharge.pk]),
                 account=CoinAccount.objects.filter(merchant=request.merchant).first(),
                 events=recharge.events.all()[:20],
             ),
-        )  # fmt: skip
+        )
 
     @coin_view(GET="view")
     def qr_png_view(self, request, object_id):
@@ -508,18 +543,24 @@ class LedgerEntryAdmin(CoinsAdmin):
         query.pop("after", None)
         filtered = form.is_bound and any(request.GET.get(k) for k in form.fields)
         return TemplateResponse(
-            request, "coins/ledger.html",
+            request,
+            "coins/ledger.html",
             self._context(
-                request, title=_("Coin ledger"), form=form, error=error,
-                lines=[_display(line) for line in rows], next_query=next_query,
-                base_query=query.urlencode(), filtered=filtered,
+                request,
+                title=_("Coin ledger"),
+                form=form,
+                error=error,
+                lines=[_display(line) for line in rows],
+                next_query=next_query,
+                base_query=query.urlencode(),
+                filtered=filtered,
                 empty=not rows and selectors.ledger_is_empty(merchant=merchant),
                 account=CoinAccount.objects.filter(merchant=merchant).first(),
                 can_act=self.has_act_permission(request),
                 time_zone=timezone.get_current_timezone_name(),
             ),
             status=status,
-        )  # fmt: skip
+        )
 
     @coin_view(GET="view")
     def changelist_view(self, request, extra_context=None):
@@ -548,11 +589,17 @@ class LedgerEntryAdmin(CoinsAdmin):
         return self._page(request, form, rows=lines, next_query=next_query)
 
     CSV_COLUMNS = (
-        gettext_lazy("Time"), gettext_lazy("Type"), gettext_lazy("Status"),
-        gettext_lazy("Counted"), gettext_lazy("Description"), gettext_lazy("Free coins"),
-        gettext_lazy("Paid coins"), gettext_lazy("Balance"), gettext_lazy("Paid at"),
+        gettext_lazy("Time"),
+        gettext_lazy("Type"),
+        gettext_lazy("Status"),
+        gettext_lazy("Counted"),
+        gettext_lazy("Description"),
+        gettext_lazy("Free coins"),
+        gettext_lazy("Paid coins"),
+        gettext_lazy("Balance"),
+        gettext_lazy("Paid at"),
         gettext_lazy("WeChat order"),
-    )  # fmt: skip
+    )
 
     @coin_view(GET="view")
     def export_view(self, request):
@@ -584,12 +631,20 @@ class LedgerEntryAdmin(CoinsAdmin):
             yes, no = _("yes"), _("no")
             for count, line in enumerate(lines, 1):
                 e = line.entry
-                writer.writerow([
-                    local(e.create_time), csv_text(e.get_order_type_display()),
-                    csv_text(e.get_status_display()), yes if line.counted else no,
-                    csv_text(e.desc), f"{line.free:.2f}", f"{line.pay:.2f}",
-                    f"{line.balance:.2f}", local(e.pay_finish_time), csv_text(e.order_id),
-                ])  # fmt: skip
+                writer.writerow(
+                    [
+                        local(e.create_time),
+                        csv_text(e.get_order_type_display()),
+                        csv_text(e.get_status_display()),
+                        yes if line.counted else no,
+                        csv_text(e.desc),
+                        f"{line.free:.2f}",
+                        f"{line.pay:.2f}",
+                        f"{line.balance:.2f}",
+                        local(e.pay_finish_time),
+                        csv_text(e.order_id),
+                    ]
+                )
                 if count % 500 == 0:
                     yield buffer.getvalue()
                     buffer.seek(0)
@@ -638,6 +693,7 @@ class LedgerEntryAdmin(CoinsAdmin):
             )
             return HttpResponseRedirect(reverse("admin:coins_ledgerentry_changelist"))
         return TemplateResponse(
-            request, "coins/reconcile.html",
+            request,
+            "coins/reconcile.html",
             self._context(request, title=_("Reconciliation"), result=result),
-        )  # fmt: skip
+        )

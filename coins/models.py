@@ -70,9 +70,11 @@ class CoinAccount(models.Model):
     TENANT_FIELD = "merchant"
 
     merchant = models.OneToOneField(
-        Merchant, on_delete=models.CASCADE, related_name="coin_account",
+        Merchant,
+        on_delete=models.CASCADE,
+        related_name="coin_account",
         verbose_name=_("merchant"),
-    )  # fmt: skip
+    )
     activated_at = models.DateTimeField(_("activated at"), null=True, blank=True)
     free_coin = models.DecimalField(_("free coins"), **COINS)
     pay_coin = models.DecimalField(_("paid coins"), **COINS)
@@ -101,13 +103,17 @@ class StockOrder(models.Model):
         UNKNOWN = "unknown", _("Checking with WeChat")
 
     merchant = models.ForeignKey(
-        Merchant, on_delete=models.CASCADE, related_name="stock_orders",
+        Merchant,
+        on_delete=models.CASCADE,
+        related_name="stock_orders",
         verbose_name=_("merchant"),
-    )  # fmt: skip
+    )
     card = models.ForeignKey(
-        FriendCard, on_delete=models.PROTECT, related_name="stock_orders",
+        FriendCard,
+        on_delete=models.PROTECT,
+        related_name="stock_orders",
         verbose_name=_("card"),
-    )  # fmt: skip
+    )
     quantity = models.PositiveIntegerField(_("quantity"))
     quote_id = models.CharField(_("WeChat order id"), max_length=255, unique=True)
     price = models.DecimalField(_("price (coins)"), **COINS)
@@ -132,9 +138,12 @@ class StockOrder(models.Model):
     error = models.CharField(_("error"), max_length=300, blank=True)
     errcode = models.IntegerField(null=True, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
-    )  # fmt: skip
+    )
 
     class Meta:
         verbose_name = _("stock order")
@@ -184,9 +193,11 @@ class Recharge(models.Model):
         ABANDONED = "abandoned", _("Not paid in time")
 
     merchant = models.ForeignKey(
-        Merchant, on_delete=models.CASCADE, related_name="recharges",
+        Merchant,
+        on_delete=models.CASCADE,
+        related_name="recharges",
         verbose_name=_("merchant"),
-    )  # fmt: skip
+    )
     # Null until WeChat's answer (or its ledger) tells it (SPEC §5 unknown outcomes).
     order_id = models.CharField(
         _("WeChat order id"), max_length=64, unique=True, null=True, blank=True
@@ -208,9 +219,12 @@ class Recharge(models.Model):
     settled_at = models.DateTimeField(_("settled at"), null=True, blank=True)
     settled_by = models.CharField(_("settled by"), max_length=16, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
-    )  # fmt: skip
+    )
 
     class Meta:
         verbose_name = _("recharge")
@@ -266,9 +280,11 @@ class LedgerEntry(models.Model):
         HAS_RECEIPT = "ORDER_STATUS_HAS_RECEIPT", _("Invoiced")
 
     merchant = models.ForeignKey(
-        Merchant, on_delete=models.CASCADE, related_name="ledger",
+        Merchant,
+        on_delete=models.CASCADE,
+        related_name="ledger",
         verbose_name=_("merchant"),
-    )  # fmt: skip
+    )
     order_id = models.CharField(_("WeChat order id"), max_length=255)
     order_type = models.CharField(_("type"), max_length=32, choices=OrderType.choices)
     status = models.CharField(_("status"), max_length=40, choices=OrderStatus.choices)
@@ -345,9 +361,13 @@ class CoinEvent(models.Model):
         Recharge, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
     )
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+", verbose_name=_("who"),
-    )  # fmt: skip
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("who"),
+    )
     source = models.CharField(_("source"), max_length=16, default="portal")
     message = models.TextField(_("details"), blank=True)
     wechat_answer = models.JSONField(_("WeChat's answer"), null=True, blank=True)

@@ -143,8 +143,13 @@ class ChannelAdmin(DistributionAdmin):
 @admin.register(QRCode, site=portal_site)
 class QRCodeAdmin(DistributionAdmin):
     list_display = [
-        "qr_link", "channel", "validity", "unique", "state_badge", "created",
-    ]  # fmt: skip
+        "qr_link",
+        "channel",
+        "validity",
+        "unique",
+        "state_badge",
+        "created",
+    ]
     list_display_links = None
     list_filter = ["card", "channel", "status"]
     list_select_related = ["card", "channel"]
@@ -159,11 +164,23 @@ class QRCodeAdmin(DistributionAdmin):
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
-            path("<path:object_id>/qr.png", wrap(self.png_view), name="distribution_qrcode_png"),
-            path("<path:object_id>/qr.svg", wrap(self.svg_view), name="distribution_qrcode_svg"),
-            path("<path:object_id>/print/", wrap(self.print_view), name="distribution_qrcode_print"),
+            path(
+                "<path:object_id>/qr.png",
+                wrap(self.png_view),
+                name="distribution_qrcode_png",
+            ),
+            path(
+                "<path:object_id>/qr.svg",
+                wrap(self.svg_view),
+                name="distribution_qrcode_svg",
+            ),
+            path(
+                "<path:object_id>/print/",
+                wrap(self.print_view),
+                name="distribution_qrcode_print",
+            ),
             *super().get_urls(),
-        ]  # fmt: skip
+        ]
 
     # --- list ---
     @admin.display(description=gettext_lazy("coupon"), ordering="card__title")

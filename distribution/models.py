@@ -59,9 +59,13 @@ class Channel(models.Model):
     outer_id = models.PositiveIntegerField(_("channel number (outer_id)"))
     outer_str = models.CharField(_("channel text (outer_str)"), max_length=128)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+", verbose_name=_("created by"),
-    )  # fmt: skip
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -101,17 +105,23 @@ class QRCode(models.Model):
         FAILED = "failed", _("Not made")
 
     merchant = models.ForeignKey(
-        Merchant, on_delete=models.CASCADE, related_name="qrcodes",
+        Merchant,
+        on_delete=models.CASCADE,
+        related_name="qrcodes",
         verbose_name=_("merchant"),
-    )  # fmt: skip
+    )
     card = models.ForeignKey(
-        FriendCard, on_delete=models.CASCADE, related_name="qrcodes",
+        FriendCard,
+        on_delete=models.CASCADE,
+        related_name="qrcodes",
         verbose_name=_("coupon"),
-    )  # fmt: skip
+    )
     channel = models.ForeignKey(
-        Channel, on_delete=models.PROTECT, related_name="qrcodes",
+        Channel,
+        on_delete=models.PROTECT,
+        related_name="qrcodes",
         verbose_name=_("channel"),
-    )  # fmt: skip
+    )
     expire_seconds = models.PositiveIntegerField(
         _("valid for (seconds)"), null=True, blank=True
     )
@@ -128,9 +138,13 @@ class QRCode(models.Model):
     # The answer was lost: WeChat may have made a QR code, but nobody has its link.
     answer_lost = models.BooleanField(default=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+", verbose_name=_("created by"),
-    )  # fmt: skip
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)
@@ -174,27 +188,39 @@ class Campaign(models.Model):
     TENANT_FIELD = "merchant"
 
     merchant = models.ForeignKey(
-        Merchant, on_delete=models.CASCADE, related_name="campaigns",
+        Merchant,
+        on_delete=models.CASCADE,
+        related_name="campaigns",
         verbose_name=_("merchant"),
-    )  # fmt: skip
+    )
     slug = models.SlugField(_("page address"), max_length=24, unique=True)
     title = models.CharField(_("title"), max_length=rules.CAMPAIGN_TITLE_MAX)
     banner = models.ForeignKey(
-        CardImage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        CardImage,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         verbose_name=_("banner image"),
-    )  # fmt: skip
+    )
     channel = models.ForeignKey(
-        Channel, on_delete=models.PROTECT, related_name="campaigns",
+        Channel,
+        on_delete=models.PROTECT,
+        related_name="campaigns",
         verbose_name=_("channel"),
-    )  # fmt: skip
+    )
     cards = models.ManyToManyField(
         FriendCard, related_name="campaigns", verbose_name=_("coupons")
     )
     active = models.BooleanField(_("page is open"), default=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+", verbose_name=_("created by"),
-    )  # fmt: skip
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -214,17 +240,23 @@ class Whitelist(models.Model):
     TENANT_FIELD = "merchant"
 
     merchant = models.OneToOneField(
-        Merchant, on_delete=models.CASCADE, related_name="test_whitelist",
+        Merchant,
+        on_delete=models.CASCADE,
+        related_name="test_whitelist",
         verbose_name=_("merchant"),
-    )  # fmt: skip
+    )
     openids = models.JSONField(_("openids"), default=list, blank=True)
     usernames = models.JSONField(_("WeChat IDs"), default=list, blank=True)
     # A replacement whose answer was lost: WeChat holds this list or the one sent.
     in_doubt = models.BooleanField(default=False)
     updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+", verbose_name=_("updated by"),
-    )  # fmt: skip
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("updated by"),
+    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -261,9 +293,13 @@ class DistributionEvent(models.Model):
     )
     kind = models.CharField(_("what"), max_length=20, choices=Kind.choices)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+", verbose_name=_("who"),
-    )  # fmt: skip
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("who"),
+    )
     qrcode = models.ForeignKey(
         QRCode, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
     )

@@ -565,9 +565,18 @@ class WeChatEventAdmin(MerchantScopedAdmin):
     search_fields = ["event", "from_user", "dedupe_key"]
     date_hierarchy = "received_at"
     readonly_fields = [
-        "what", "msg_type", "from_user", "wechat_time", "encrypted", "status",
-        "error", "received_at", "handled_at", "pretty_payload", "raw_xml",
-    ]  # fmt: skip
+        "what",
+        "msg_type",
+        "from_user",
+        "wechat_time",
+        "encrypted",
+        "status",
+        "error",
+        "received_at",
+        "handled_at",
+        "pretty_payload",
+        "raw_xml",
+    ]
     fields = readonly_fields
     actions = None
 

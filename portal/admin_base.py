@@ -131,10 +131,20 @@ def _field_of(item) -> str | None:
 
 
 _LISTED_OPTIONS = (
-    "list_display", "list_display_links", "list_filter", "list_editable",
-    "search_fields", "sortable_by", "ordering", "readonly_fields", "raw_id_fields",
-    "autocomplete_fields", "radio_fields", "prepopulated_fields", "date_hierarchy",
-)  # fmt: skip
+    "list_display",
+    "list_display_links",
+    "list_filter",
+    "list_editable",
+    "search_fields",
+    "sortable_by",
+    "ordering",
+    "readonly_fields",
+    "raw_id_fields",
+    "autocomplete_fields",
+    "radio_fields",
+    "prepopulated_fields",
+    "date_hierarchy",
+)
 
 
 def _names(value) -> list:

@@ -38,11 +38,25 @@ def _run_marks(stack, name: str, timeout: float = 60) -> bool:
     """Sends two soak_mark tasks; True once the worker has run both."""
     out = stack.var_dir / f"sent-{name}"
     subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "soak.py"), "--publish", name,
-         "--var-dir", str(stack.var_dir), "--rate", "4", "--seconds", "0.5",
-         "--out", str(out)],
-        cwd=ROOT, env=stack.env, check=True, timeout=60,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "bench" / "soak.py"),
+            "--publish",
+            name,
+            "--var-dir",
+            str(stack.var_dir),
+            "--rate",
+            "4",
+            "--seconds",
+            "0.5",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        env=stack.env,
+        check=True,
+        timeout=60,
+    )
     sent = {line.split()[0] for line in out.read_text().splitlines()}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -102,8 +116,11 @@ def test_settings_make_an_old_world_readable_var_private(tmp_path):
     env = soak.embedded_env(var)
     subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
-        cwd=ROOT, env=env, check=True, timeout=60,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=60,
+    )
     assert stat.S_IMODE(var.stat().st_mode) == 0o700
     assert stat.S_IMODE((var / "broker").stat().st_mode) == 0o700
     for name in ("portal.sqlite3", "portal.sqlite3-wal", "secret_key"):
@@ -125,9 +142,14 @@ def test_a_new_database_and_its_wal_files_are_created_private(tmp_path):
         "if p.name.startswith('portal.sqlite3')}))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, env=soak.embedded_env(var),
-        check=True, timeout=120, capture_output=True, text=True,
-    ).stdout  # fmt: skip
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=soak.embedded_env(var),
+        check=True,
+        timeout=120,
+        capture_output=True,
+        text=True,
+    ).stdout
     modes = json.loads(out.strip().splitlines()[-1])
     assert modes == {
         "portal.sqlite3": "0o600",

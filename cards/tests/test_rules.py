@@ -332,20 +332,43 @@ def test_invalid_amount_gives_an_empty_title_but_keeps_the_thresholds():
 
 @pytest.mark.parametrize(
     ("fen", "text"),
-    [(5000, "50"), (550, "5.5"), (1, "0.01"), (10, "0.1"), (123456, "1234.56"),
-     (0, "0"), (100, "1"), (50000, "500"), (2147483647, "21474836.47")],
-)  # fmt: skip
+    [
+        (5000, "50"),
+        (550, "5.5"),
+        (1, "0.01"),
+        (10, "0.1"),
+        (123456, "1234.56"),
+        (0, "0"),
+        (100, "1"),
+        (50000, "500"),
+        (2147483647, "21474836.47"),
+    ],
+)
 def test_fen_to_yuan_text(fen, text):
     assert fen_to_yuan_text(fen) == text
 
 
 @pytest.mark.parametrize(
     ("text", "fen"),
-    [("50", 5000), ("5.5", 550), ("0.01", 1), ("5.50", 550), (" 12 ", 1200),
-     ("0", 0), ("1.234", None), ("abc", None), ("-1", None), ("", None),
-     ("5.", None), (".5", None), ("1e3", None), ("５", None), (None, None),
-     (5, None)],
-)  # fmt: skip
+    [
+        ("50", 5000),
+        ("5.5", 550),
+        ("0.01", 1),
+        ("5.50", 550),
+        (" 12 ", 1200),
+        ("0", 0),
+        ("1.234", None),
+        ("abc", None),
+        ("-1", None),
+        ("", None),
+        ("5.", None),
+        (".5", None),
+        ("1e3", None),
+        ("５", None),
+        (None, None),
+        (5, None),
+    ],
+)
 def test_parse_yuan(text, fen):
     assert parse_yuan(text) == fen
 
@@ -421,11 +444,23 @@ def test_hanzi_limits_at_the_boundary(path):
         ("base_info.center_title", 9, "At most 9 Chinese characters (27 bytes)."),
         ("base_info.center_sub_title", 12, "At most 12 Chinese characters (36 bytes)."),
         ("base_info.custom_url_name", 5, "At most 5 Chinese characters (15 bytes)."),
-        ("base_info.custom_url_sub_title", 6, "At most 6 Chinese characters (18 bytes)."),
-        ("base_info.promotion_url_sub_title", 6, "At most 6 Chinese characters (18 bytes)."),
-        ("advanced_info.abstract.abstract", 20, "At most 20 Chinese characters (60 bytes)."),
+        (
+            "base_info.custom_url_sub_title",
+            6,
+            "At most 6 Chinese characters (18 bytes).",
+        ),
+        (
+            "base_info.promotion_url_sub_title",
+            6,
+            "At most 6 Chinese characters (18 bytes).",
+        ),
+        (
+            "advanced_info.abstract.abstract",
+            20,
+            "At most 20 Chinese characters (60 bytes).",
+        ),
     ],
-)  # fmt: skip
+)
 def test_spec_limits(path, chars, message):
     """SPEC §3.5's numbers, not just the table: N 汉字 fit, N + 1 do not."""
     assert errors(_set_text(path, "券" * chars)) == []
@@ -515,9 +550,16 @@ def test_money_messages_speak_yuan():
 
 @pytest.mark.parametrize(
     ("value", "code"),
-    [(1, None), (999, None), ("12", None), (0, "out_of_range"),
-     (1000, "out_of_range"), (None, "required"), (1.5, "not_a_number")],
-)  # fmt: skip
+    [
+        (1, None),
+        (999, None),
+        ("12", None),
+        (0, "out_of_range"),
+        (1000, "out_of_range"),
+        (None, "required"),
+        (1.5, "not_a_number"),
+    ],
+)
 def test_gift_num(value, code):
     found = errors(gift(num=value))
     assert [c for _, c, _ in found] == ([code] if code else [])
@@ -724,12 +766,15 @@ def test_wrong_json_types_are_47001():
         (None, ("", "invalid_type", 47001)),
         ([], ("", "invalid_type", 47001)),
         ({"cash": {}}, ("card_type", "required", 47001)),
-        ({"card_type": "GROUPON", "groupon": {}}, ("card_type", "invalid_choice", 47001)),
+        (
+            {"card_type": "GROUPON", "groupon": {}},
+            ("card_type", "invalid_choice", 47001),
+        ),
         ({"card_type": "cash", "cash": {}}, ("card_type", "invalid_choice", 47001)),
         ({"card_type": "CASH", "gift": {}}, ("", "required", 47001)),
         ({"card_type": "GIFT", "gift": "x"}, ("", "required", 47001)),
     ],
-)  # fmt: skip
+)
 def test_structure_errors(card, error):
     assert errors(card) == [error]
 
@@ -933,9 +978,14 @@ def test_code_type():
 
 @pytest.mark.parametrize(
     ("value", "code"),
-    [(1, None), ("3", None), (0, "out_of_range"), (-1, "out_of_range"),
-     (1.0, "not_a_number")],
-)  # fmt: skip
+    [
+        (1, None),
+        ("3", None),
+        (0, "out_of_range"),
+        (-1, "out_of_range"),
+        (1.0, "not_a_number"),
+    ],
+)
 def test_get_limit(value, code):
     found = errors(put(cash(), "base_info.get_limit", value))
     assert [c for _, c, _ in found] == ([code] if code else [])
@@ -1027,10 +1077,13 @@ def test_an_ended_card_may_be_extended():
         ({"gift_name": "梨"}, "gift_name"),
         ({"card_type": "GIFT"}, "card_type"),
         ({"card_id": "p1"}, "card_id"),
-        ({"advanced_info": {"use_condition": {"least_cost": 1}}}, "advanced_info.use_condition"),
+        (
+            {"advanced_info": {"use_condition": {"least_cost": 1}}},
+            "advanced_info.use_condition",
+        ),
         ({"advanced_info": {"share_friends": False}}, "advanced_info.share_friends"),
     ],
-)  # fmt: skip
+)
 def test_fields_that_cannot_be_updated(update, path):
     assert update_errors(cash(), update) == [(path, "not_updatable", 47001)]
 

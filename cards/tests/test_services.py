@@ -211,15 +211,32 @@ def test_updates_send_only_changes_and_report_send_check(bistro, sandbox):
 def test_validity_may_only_widen_and_thresholds_are_frozen(bistro, sandbox):
     card = services.card_submit(card=_draft(bistro))
     base = card.definition["cash"]["base_info"]
-    narrowed = {**card.definition, "cash": {**card.definition["cash"], "base_info": {
-        **base, "date_info": {**base["date_info"], "end_timestamp": base["date_info"]["end_timestamp"] - 86400}
-    }}}  # fmt: skip
+    narrowed = {
+        **card.definition,
+        "cash": {
+            **card.definition["cash"],
+            "base_info": {
+                **base,
+                "date_info": {
+                    **base["date_info"],
+                    "end_timestamp": base["date_info"]["end_timestamp"] - 86400,
+                },
+            },
+        },
+    }
     with pytest.raises(services.CardRefused) as refused:
         services.card_update(card=card, definition=narrowed)
     assert refused.value.errors[0].errcode == 40079
-    thresholds = {**card.definition, "cash": {**card.definition["cash"], "advanced_info": {
-        **card.definition["cash"]["advanced_info"], "use_condition": {"least_cost": 100}
-    }}}  # fmt: skip
+    thresholds = {
+        **card.definition,
+        "cash": {
+            **card.definition["cash"],
+            "advanced_info": {
+                **card.definition["cash"]["advanced_info"],
+                "use_condition": {"least_cost": 100},
+            },
+        },
+    }
     with pytest.raises(services.CardRefused) as frozen:
         services.card_update(card=card, definition=thresholds)
     assert frozen.value.errors[0].field.startswith("advanced_info.use_condition")

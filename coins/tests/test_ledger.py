@@ -241,16 +241,41 @@ def _entry(merchant, order_id, order_type, status, minute, desc="", **amounts):
 def _story(merchant):
     """The account opens (200 free), a recharge of 10 fails, one of 20 is paid,
     100 units of stock take 60, and a T+1 refund gives 30 back (SPEC §5)."""
-    _entry(merchant, "gift", "ORDER_TYPE_SYS_ADD", "ORDER_STATUS_FINANCE_SUCC", 0,
-           free_coin_count=200)  # fmt: skip
-    _entry(merchant, "failed", "ORDER_TYPE_WXPAY", "ORDER_STATUS_ROLLBACK", 1,
-           pay_coin_count=10)  # fmt: skip
-    _entry(merchant, "paid", "ORDER_TYPE_WXPAY", "ORDER_STATUS_SUCC", 2,
-           pay_coin_count=20)  # fmt: skip
-    _entry(merchant, "stock", "ORDER_TYPE_REDUCE", "ORDER_STATUS_QUANTITY_SUCC", 3,
-           free_coin_count=60)  # fmt: skip
-    _entry(merchant, "refund", "ORDER_TYPE_REFUND", "ORDER_STATUS_HAS_REFUND", 4,
-           refund_free_coin_count=30)  # fmt: skip
+    _entry(
+        merchant,
+        "gift",
+        "ORDER_TYPE_SYS_ADD",
+        "ORDER_STATUS_FINANCE_SUCC",
+        0,
+        free_coin_count=200,
+    )
+    _entry(
+        merchant,
+        "failed",
+        "ORDER_TYPE_WXPAY",
+        "ORDER_STATUS_ROLLBACK",
+        1,
+        pay_coin_count=10,
+    )
+    _entry(
+        merchant, "paid", "ORDER_TYPE_WXPAY", "ORDER_STATUS_SUCC", 2, pay_coin_count=20
+    )
+    _entry(
+        merchant,
+        "stock",
+        "ORDER_TYPE_REDUCE",
+        "ORDER_STATUS_QUANTITY_SUCC",
+        3,
+        free_coin_count=60,
+    )
+    _entry(
+        merchant,
+        "refund",
+        "ORDER_TYPE_REFUND",
+        "ORDER_STATUS_HAS_REFUND",
+        4,
+        refund_free_coin_count=30,
+    )
 
 
 # (order, signed free, signed paid, counted, balance after), newest first.
@@ -315,9 +340,17 @@ def test_the_running_balance_ends_where_the_local_ledger_adds_up(demo):
     for order_type in LedgerEntry.OrderType.values:
         for status in LedgerEntry.OrderStatus.values:
             minute += 1
-            _entry(merchant, f"{order_type}-{status}", order_type, status, minute,
-                   free_coin_count=minute, pay_coin_count=100 + minute,
-                   refund_free_coin_count=3, refund_pay_coin_count=5)  # fmt: skip
+            _entry(
+                merchant,
+                f"{order_type}-{status}",
+                order_type,
+                status,
+                minute,
+                free_coin_count=minute,
+                pay_coin_count=100 + minute,
+                refund_free_coin_count=3,
+                refund_pay_coin_count=5,
+            )
     rows = list(LedgerEntry.objects.filter(merchant=merchant))
     lines = selectors.ledger_lines(merchant=merchant, rows=rows)
     newest = max(lines, key=lambda line: (line.entry.create_time, line.entry.pk))
@@ -329,11 +362,25 @@ def test_the_running_balance_ends_where_the_local_ledger_adds_up(demo):
 def test_csv_is_for_excel_translated_local_time_and_never_a_formula(demo, login):
     merchant = demo["Demo Bistro"]
     _story(merchant)
-    evil = ['=HYPERLINK("http://x.example/","click")', "+1+1", "-2", "@SUM(A1)",
-            "\tx", "\rx", "全场满500减50"]  # fmt: skip
+    evil = [
+        '=HYPERLINK("http://x.example/","click")',
+        "+1+1",
+        "-2",
+        "@SUM(A1)",
+        "\tx",
+        "\rx",
+        "全场满500减50",
+    ]
     for i, desc in enumerate(evil):
-        _entry(merchant, f"evil{i}", "ORDER_TYPE_SYS_REDUCE", "ORDER_STATUS_SUCC",
-               10 + i, free_coin_count=1, desc=desc)  # fmt: skip
+        _entry(
+            merchant,
+            f"evil{i}",
+            "ORDER_TYPE_SYS_REDUCE",
+            "ORDER_STATUS_SUCC",
+            10 + i,
+            free_coin_count=1,
+            desc=desc,
+        )
     client = login("demo_staff")
     client.post(reverse("set_language"), {"language": "zh-hans", "next": "/admin/"})
     rows = _csv(client.get(reverse(EXPORT), {"sort": "asc"}))

@@ -84,9 +84,12 @@ def test_the_push_makes_the_poller_look_now_and_nothing_is_credited_twice(
     services.recharge_poll(recharge)
     services.on_card_pay_order(
         merchant=merchant,
-        payload={"OrderId": recharge.order_id, "Status": "ORDER_STATUS_FINANCE_SUCC",
-                 "OrderType": "ORDER_TYPE_WXPAY"},
-    )  # fmt: skip
+        payload={
+            "OrderId": recharge.order_id,
+            "Status": "ORDER_STATUS_FINANCE_SUCC",
+            "OrderType": "ORDER_TYPE_WXPAY",
+        },
+    )
     tasks.poll_recharges()
     assert CoinEvent.objects.filter(kind="recharge_paid").count() == 1
     account = services.coin_balance_refresh(merchant=merchant)

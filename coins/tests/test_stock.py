@@ -171,9 +171,24 @@ def test_too_few_coins_is_refused_with_the_shortfall(coins_on, sandbox):
 
 @pytest.mark.parametrize(
     "bad",
-    ["0", "-5", "100000001", "abc", "1.5", "", None, "1e3",
-     "²", "①", "１０", "١٢٣", "𝟗", "1 0", "9" * 200],
-)  # fmt: skip
+    [
+        "0",
+        "-5",
+        "100000001",
+        "abc",
+        "1.5",
+        "",
+        None,
+        "1e3",
+        "²",
+        "①",
+        "１０",
+        "١٢٣",
+        "𝟗",
+        "1 0",
+        "9" * 200,
+    ],
+)
 def test_bad_quantities_are_clear_errors_and_nothing_is_written(coins_on, sandbox, bad):
     card = coins_on
     with pytest.raises(ValidationError) as caught:

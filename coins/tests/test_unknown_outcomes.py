@@ -116,9 +116,12 @@ def test_the_ledger_sync_applies_a_success_nobody_pushed(coins_on, sandbox):
     sandbox.control(
         "POST",
         "accounts",
-        json={"appid": card.merchant.appid, "secret": card.merchant.appsecret,
-              "callback_url": ""},
-    )  # fmt: skip
+        json={
+            "appid": card.merchant.appid,
+            "secret": card.merchant.appsecret,
+            "callback_url": "",
+        },
+    )
     order = services.stock_order_quote(merchant=card.merchant, card=card, quantity=4)
     sandbox.fault("reset_after", path="card/pay/confirm", remaining=1)
     services.stock_order_confirm(order_id=order.pk)
@@ -138,9 +141,12 @@ def test_a_forged_push_for_a_failed_order_moves_nothing(coins_on, sandbox):
     StockOrder.objects.filter(pk=order.pk).update(status=StockOrder.Status.FAILED)
     services.on_card_pay_order(
         merchant=card.merchant,
-        payload={"OrderId": order.quote_id, "Status": "ORDER_STATUS_QUANTITY_SUCC",
-                 "OrderType": "ORDER_TYPE_REDUCE"},
-    )  # fmt: skip
+        payload={
+            "OrderId": order.quote_id,
+            "Status": "ORDER_STATUS_QUANTITY_SUCC",
+            "OrderType": "ORDER_TYPE_REDUCE",
+        },
+    )
     assert tasks.check_stock_order(order.pk) == StockOrder.Status.FAILED
     card.refresh_from_db()
     assert card.quantity == 0
@@ -223,9 +229,12 @@ def _poll_now(recharge) -> None:
 
 def _wechat_recharges(merchant) -> list:
     page = wechat.for_merchant(merchant).coin.get_order_list(
-        offset=0, count=50, order_type="ORDER_TYPE_WXPAY", ascending=True,
+        offset=0,
+        count=50,
+        order_type="ORDER_TYPE_WXPAY",
+        ascending=True,
         begin_time=int((timezone.now() - timedelta(hours=1)).timestamp()),
-    )  # fmt: skip
+    )
     return page.orders
 
 
@@ -301,9 +310,13 @@ def test_a_forged_paid_push_credits_nothing(coins_on, sandbox):
     recharge = services.recharge_create(merchant=merchant, coin_count=99)
     services.on_card_pay_order(
         merchant=merchant,
-        payload={"OrderId": recharge.order_id, "Status": "ORDER_STATUS_SUCC",
-                 "OrderType": "ORDER_TYPE_WXPAY", "PayCoinCount": "99"},
-    )  # fmt: skip
+        payload={
+            "OrderId": recharge.order_id,
+            "Status": "ORDER_STATUS_SUCC",
+            "OrderType": "ORDER_TYPE_WXPAY",
+            "PayCoinCount": "99",
+        },
+    )
     tasks.poll_recharges()
     recharge.refresh_from_db()
     assert recharge.status == Recharge.Status.WAITING

@@ -106,9 +106,12 @@ def test_bad_input_is_refused_on_its_field_and_nothing_is_written(
     assert set(both) == {"channel", "expire_seconds"}
     # another merchant's card
     foreign = FriendCard.objects.create(
-        merchant=other_channel.merchant, card_type="CASH", card_id="pForeign",
-        status="CARD_STATUS_VERIFY_OK", definition={},
-    )  # fmt: skip
+        merchant=other_channel.merchant,
+        card_type="CASH",
+        card_id="pForeign",
+        status="CARD_STATUS_VERIFY_OK",
+        definition={},
+    )
     assert set(refused(**{**base, "card": foreign})) == {"card"}
     assert QRCode.objects.count() == 0
     assert not DistributionEvent.objects.filter(kind__startswith="qrcode").exists()
@@ -221,13 +224,17 @@ def test_a_lost_answer_leaves_no_qr_code_anyone_could_scan(
 
 def test_a_qr_code_whose_sender_died_is_recorded_not_made(stocked_card, poster):
     stuck = QRCode.objects.create(
-        merchant=stocked_card.merchant, card=stocked_card, channel=poster,
+        merchant=stocked_card.merchant,
+        card=stocked_card,
+        channel=poster,
         sent_at=timezone.now() - timedelta(minutes=2),
-    )  # fmt: skip
+    )
     fresh = QRCode.objects.create(
-        merchant=stocked_card.merchant, card=stocked_card, channel=poster,
+        merchant=stocked_card.merchant,
+        card=stocked_card,
+        channel=poster,
         sent_at=timezone.now(),
-    )  # fmt: skip
+    )
     assert services.qrcodes_fail_stuck() == 1
     stuck.refresh_from_db()
     fresh.refresh_from_db()

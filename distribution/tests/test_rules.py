@@ -46,10 +46,13 @@ def test_an_approved_card_gets_qr_codes():
         ({"deleted": True}, "card"),
         ({"ended": True}, "card"),
         ({"approved": False}, "card"),  # in review, nobody on the test whitelist
-        ({"approved": False, "whitelist_size": 1, "is_unique_code": True}, "is_unique_code"),
+        (
+            {"approved": False, "whitelist_size": 1, "is_unique_code": True},
+            "is_unique_code",
+        ),
         ({"quantity": 0, "is_unique_code": True}, "is_unique_code"),
     ],
-)  # fmt: skip
+)
 def test_qr_code_refusals_name_their_field(change, field):
     assert set(rules.qrcode_errors(**{**OK, **change})) == {field}
 

@@ -189,10 +189,16 @@ def test_a_consumer_that_stops_returns_what_it_did_not_ack(tmp_path):
     from kombu import Consumer
 
     got = []
-    with _connection(root, TRANSPORT) as conn, Consumer(
-        conn, [_work_queue()], callbacks=[lambda b, m: got.append(b["id"])],
-        accept=["json"], prefetch_count=2,
-    ):  # fmt: skip
+    with (
+        _connection(root, TRANSPORT) as conn,
+        Consumer(
+            conn,
+            [_work_queue()],
+            callbacks=[lambda b, m: got.append(b["id"])],
+            accept=["json"],
+            prefetch_count=2,
+        ),
+    ):
         _drain(conn, lambda: len(got) == 2)
     assert len(got) == 2
     after = tmp_path / "after"

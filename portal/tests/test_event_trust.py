@@ -118,8 +118,9 @@ def test_a_signed_query_replayed_with_another_body_is_refused(plain_shop):
 def test_three_pushes_of_one_order_are_three_events(plain_shop):
     """The dedupe key includes Status and the order's own fields (issue 8 §3)."""
     client, now = Client(), int(time.time())
-    for i, status in enumerate(["ORDER_STATUS_WAITING", "ORDER_STATUS_SUCC",
-                                "ORDER_STATUS_FINANCE_SUCC"]):  # fmt: skip
+    for i, status in enumerate(
+        ["ORDER_STATUS_WAITING", "ORDER_STATUS_SUCC", "ORDER_STATUS_FINANCE_SUCC"]
+    ):
         query = _plain_query(plain_shop, nonce=f"n{i}")
         body = _event_xml("ORD9", status, create_time=now).encode()
         assert _post(client, plain_shop, body, query) == 200
@@ -216,9 +217,12 @@ def test_the_sandbox_pushes_are_still_accepted(live_demo, sandbox):
         result = sandbox.control(
             "POST",
             "events",
-            json={"appid": merchant.appid, "event": "card_pass_check",
-                  "fields": {"CardId": "pX"}},
-        )  # fmt: skip
+            json={
+                "appid": merchant.appid,
+                "event": "card_pass_check",
+                "fields": {"CardId": "pX"},
+            },
+        )
         assert result["status"] == "delivered", result
     assert requests  # the live server served them over real HTTP
 
@@ -262,9 +266,14 @@ def test_the_operator_renaming_a_merchant_keeps_its_secrets(demo, client):
     url = reverse("admin:portal_merchant_change", args=[bistro.pk])
     answer = client.post(
         url,
-        {"name": "Demo Bistro 2", "appid": bistro.appid, "provider": "",
-         "event_mode": "safe", "time_zone": "Asia/Shanghai"},
-    )  # fmt: skip
+        {
+            "name": "Demo Bistro 2",
+            "appid": bistro.appid,
+            "provider": "",
+            "event_mode": "safe",
+            "time_zone": "Asia/Shanghai",
+        },
+    )
     assert answer.status_code == 302, answer.content.decode()[:500]
     bistro.refresh_from_db()
     assert bistro.name == "Demo Bistro 2"

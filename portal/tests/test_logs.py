@@ -81,8 +81,12 @@ def _run(script: str, log_level: str = "INFO") -> str:
     }
     done = subprocess.run(
         [sys.executable, "-c", script],
-        cwd=BASE, env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=BASE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout + done.stderr
 
@@ -103,8 +107,13 @@ def test_django_and_celery_log_lines_never_show_a_query_string():
         "from celery.utils.log import get_task_logger\n"
         "get_task_logger('portal.demo').warning('see https://h/z?token=SECRET7')\n"
     )
-    for line in ("Not Found: /x?…", '"GET /s?… HTTP/1.1"', "url: /cgi-bin/token?…",
-                 "failed: GET /y?…", "see https://h/z?…"):  # fmt: skip
+    for line in (
+        "Not Found: /x?…",
+        '"GET /s?… HTTP/1.1"',
+        "url: /cgi-bin/token?…",
+        "failed: GET /y?…",
+        "see https://h/z?…",
+    ):
         assert line in out, out
     assert "SECRET" not in out, out
 
@@ -135,8 +144,13 @@ def test_routine_beat_ticks_are_debug_and_everything_else_still_shows():
     out = _run(ROUTINE_LINES)
     for hidden in ("tick-received", "tick-idle", "Sending due task"):
         assert hidden not in out, out
-    for shown in ("tick-busy", "confirm-in", "confirm-done", "beat: Starting",
-                  "routine-warning"):  # fmt: skip
+    for shown in (
+        "tick-busy",
+        "confirm-in",
+        "confirm-done",
+        "beat: Starting",
+        "routine-warning",
+    ):
         assert shown in out, out
 
     debug = _run(ROUTINE_LINES, log_level="DEBUG")
@@ -170,8 +184,14 @@ def test_routine_polls_stay_out_of_the_access_log_unless_they_fail(tmp_path):
             assert proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.2)
         time.sleep(0.5)
-        for path in ("/api/coins/balance", "/healthz", "/static/portal/design.css",
-                     "/api/coins/recharges/12", "/admin/", "/api/coins/balance?fail"):  # fmt: skip
+        for path in (
+            "/api/coins/balance",
+            "/healthz",
+            "/static/portal/design.css",
+            "/api/coins/recharges/12",
+            "/admin/",
+            "/api/coins/balance?fail",
+        ):
             _send(
                 port,
                 f"GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".encode(),

@@ -123,10 +123,14 @@ def test_an_event_reads_as_words_in_the_merchants_time(demo, login):
     bistro = demo["Demo Bistro"]
     moment = datetime(2026, 12, 1, 16, 30, tzinfo=UTC)  # 00:30 on Dec 2 in Shanghai
     event = WeChatEvent.objects.create(
-        merchant=bistro, event="card_pass_check", msg_type="event",
-        create_time=int(moment.timestamp()), dedupe_key="k1", raw="<xml/>",
+        merchant=bistro,
+        event="card_pass_check",
+        msg_type="event",
+        create_time=int(moment.timestamp()),
+        dedupe_key="k1",
+        raw="<xml/>",
         payload={"CardId": "p1"},
-    )  # fmt: skip
+    )
     WeChatEvent.objects.filter(pk=event.pk).update(received_at=moment)
     owner = login("demo_owner")
     page = owner.get(
@@ -153,9 +157,14 @@ def test_pages_show_the_merchants_own_time_zone(demo, login):
     assert bistro.time_zone == "Europe/London"
     moment = datetime(2026, 12, 1, 16, 30, tzinfo=UTC)
     event = WeChatEvent.objects.create(
-        merchant=bistro, event="card_pass_check", msg_type="event", create_time=0,
-        dedupe_key="k2", raw="<xml/>", payload={},
-    )  # fmt: skip
+        merchant=bistro,
+        event="card_pass_check",
+        msg_type="event",
+        create_time=0,
+        dedupe_key="k2",
+        raw="<xml/>",
+        payload={},
+    )
     WeChatEvent.objects.filter(pk=event.pk).update(received_at=moment)
     page = owner.get(reverse("admin:portal_wechatevent_changelist")).content.decode()
     assert "2026-12-01 16:30:00" in page  # London in winter is UTC

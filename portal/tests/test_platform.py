@@ -264,8 +264,11 @@ def test_access_logs_never_show_query_strings():
     from portal.management.commands import runall
     from sandbox import gunicorn_conf as sandbox_conf
 
-    for fmt in (runall.ACCESS_LOG_FORMAT, sandbox_conf.access_log_format,
-                docker_conf.access_log_format):  # fmt: skip
+    for fmt in (
+        runall.ACCESS_LOG_FORMAT,
+        sandbox_conf.access_log_format,
+        docker_conf.access_log_format,
+    ):
         assert "%(U)s" in fmt and "%(r)s" not in fmt and "%(q)s" not in fmt
     # …nor in their error lines: every gunicorn we start logs through the logger
     # that hides query strings (its behaviour: portal/tests/test_logs.py).

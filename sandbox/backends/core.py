@@ -171,9 +171,13 @@ class FaultHit:
 
 
 def fault_add(
-    *, kind: str, appid: str = "", path: str = "", latency_ms: int = 0,
+    *,
+    kind: str,
+    appid: str = "",
+    path: str = "",
+    latency_ms: int = 0,
     remaining: int | None = None,
-) -> Fault:  # fmt: skip
+) -> Fault:
     if kind not in Fault.Kind.values:
         raise ValueError(f"unknown fault kind {kind!r}")
     return Fault.objects.create(

@@ -460,8 +460,13 @@ def test_the_control_api_lists_codes_and_gives_the_coupon_link(sandbox, api, new
     )["codes"]
     assert [c["code"] for c in listed] == [g["code"] for g in got]
     assert set(listed[0]) >= {
-        "code", "card_id", "openid", "status", "mark_openid", "encrypt_code"
-    }  # fmt: skip
+        "code",
+        "card_id",
+        "openid",
+        "status",
+        "mark_openid",
+        "encrypt_code",
+    }
     mine = sandbox.control("GET", "codes", params={"openid": "o_link_3"})["codes"]
     assert [c["code"] for c in mine] == [got[3]["code"]]
 

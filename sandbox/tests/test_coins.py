@@ -303,9 +303,10 @@ def test_a_quote_lives_60_seconds_of_sandbox_time(sandbox, active, new_card):
 def test_a_quote_confirms_once_into_a_reduce_order(active, new_card):
     api, card_id = active, new_card()
     quote = api.quote(card_id, 3)
-    assert api.post("card/pay/getorder", {"order_id": quote["order_id"]})[
-        "errcode"
-    ] == 40071  # fmt: skip
+    assert (
+        api.post("card/pay/getorder", {"order_id": quote["order_id"]})["errcode"]
+        == 40071
+    )
     assert api.confirm(card_id, quote, 3) == OK
     assert api.confirm(card_id, quote, 3) == {
         "errcode": 40099,
@@ -527,9 +528,10 @@ def test_pay_all_settles_every_waiting_recharge(sandbox, active):
     )
     assert answer == {"paid": 3}
     assert api.balance()["pay_coin"] == 60
-    assert sandbox.control("GET", "coins", params={"appid": APPID})[
-        "recharges_waiting"
-    ] == 0  # fmt: skip
+    assert (
+        sandbox.control("GET", "coins", params={"appid": APPID})["recharges_waiting"]
+        == 0
+    )
     again = sandbox.control("POST", "recharges/pay-all", json={"appid": APPID})
     assert again == {"paid": 0}
     missing = requests.post(
@@ -616,11 +618,23 @@ def test_every_coin_movement_pushes_card_pay_order(sandbox, active, new_card, ca
     assert reduce["FreeCoinCount"] == "1.2" and reduce["PayCoinCount"] == "0"
     assert reduce["Desc"] == "券点兑换库存"
     assert set(reduce) >= {
-        "ToUserName", "FromUserName", "CreateTime", "MsgType", "Event", "OrderId",
-        "Status", "CreateOrderTime", "PayFinishTime", "Desc", "FreeCoinCount",
-        "PayCoinCount", "RefundFreeCoinCount", "RefundPayCoinCount", "OrderType",
+        "ToUserName",
+        "FromUserName",
+        "CreateTime",
+        "MsgType",
+        "Event",
+        "OrderId",
+        "Status",
+        "CreateOrderTime",
+        "PayFinishTime",
+        "Desc",
+        "FreeCoinCount",
+        "PayCoinCount",
+        "RefundFreeCoinCount",
+        "RefundPayCoinCount",
+        "OrderType",
         "Memo",
-    }  # fmt: skip
+    }
     recharge = events[2]
     assert recharge["OrderId"] == paid and recharge["PayCoinCount"] == "30"
     assert recharge["FromUserName"] == "o_sandbox_payer"

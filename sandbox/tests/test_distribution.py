@@ -57,8 +57,13 @@ def test_a_qr_code_answers_wechats_shape_and_scans_with_its_channel(
     )
     assert data["errcode"] == 0, data
     assert set(data) == {
-        "errcode", "errmsg", "ticket", "url", "show_qrcode_url", "expire_seconds"
-    }  # fmt: skip
+        "errcode",
+        "errmsg",
+        "ticket",
+        "url",
+        "show_qrcode_url",
+        "expire_seconds",
+    }
     assert data["expire_seconds"] == 1800
     assert data["ticket"].startswith("gQ") and data["ticket"].endswith("==")
     show = urlsplit(data["show_qrcode_url"])

@@ -121,8 +121,13 @@ def test_control_api_accounts_clock_faults_calls_reset(wire):
     listed = wire.control("GET", "accounts")["accounts"]
     mine = next(a for a in listed if a["appid"] == APPID)
     assert set(mine) >= {
-        "appid", "secret", "token", "encoding_aes_key", "callback_url", "encrypted"
-    }  # fmt: skip
+        "appid",
+        "secret",
+        "token",
+        "encoding_aes_key",
+        "callback_url",
+        "encrypted",
+    }
     before = wire.control("GET", "clock")["offset_seconds"]
     after = wire.control("POST", "clock", json={"advance_seconds": 90})
     assert after["offset_seconds"] == before + 90

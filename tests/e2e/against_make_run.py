@@ -25,8 +25,14 @@ SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", 8001))
 BASE = f"http://127.0.0.1:{PORT}"
 SANDBOX = f"http://127.0.0.1:{SANDBOX_PORT}/sandbox/"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def png(path: str, size, color) -> str:
@@ -122,8 +128,10 @@ def main() -> int:
             f"document.querySelector('[data-balance]').textContent !== '{before}'",
             timeout=30_000,
         )
-        step(f"recharged 50 coins on the sandbox's payment page; balance {before} → "
-             f"{page.locator('[data-balance]').text_content()} without a reload")  # fmt: skip
+        step(
+            f"recharged 50 coins on the sandbox's payment page; balance {before} → "
+            f"{page.locator('[data-balance]').text_content()} without a reload"
+        )
 
         page.goto(f"{BASE}/admin/coins/ledgerentry/")
         page.click("[data-sync-ledger]")

@@ -27,8 +27,14 @@ SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", 8001))
 BASE = f"http://127.0.0.1:{PORT}"
 SANDBOX = f"http://127.0.0.1:{SANDBOX_PORT}/sandbox/"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 DUMPLING = "wx0000000000de0013"
 
 

@@ -181,9 +181,12 @@ class CoinAPI(BaseAPI):
         if end_time is not None:
             body["end_time"] = end_time
         data = self.client.call(
-            "POST", "card/pay/getorderlist", json_body=body, safe_to_retry=True,
+            "POST",
+            "card/pay/getorderlist",
+            json_body=body,
+            safe_to_retry=True,
             decimals=True,
-        )  # fmt: skip
+        )
         return OrderPage(
             total=int(data.get("total_num", 0)),
             orders=[OrderInfo.from_wechat(o) for o in data.get("order_list", [])],

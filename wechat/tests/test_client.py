@@ -79,8 +79,13 @@ def test_image_limits(account):
 def test_latency_past_the_timeout_is_retried_for_safe_calls(account):
     client = account.client(APPID, SECRET, timeout=0.5)
     client.access_token()
-    account.fault("latency", appid=APPID, path="cgi-bin/ticket/getticket",
-                  latency_ms=1500, remaining=1)  # fmt: skip
+    account.fault(
+        "latency",
+        appid=APPID,
+        path="cgi-bin/ticket/getticket",
+        latency_ms=1500,
+        remaining=1,
+    )
     assert client.ticket.jsapi()
     assert account.wait_calls("cgi-bin/ticket/getticket", APPID, 2) == 2
 
@@ -88,8 +93,13 @@ def test_latency_past_the_timeout_is_retried_for_safe_calls(account):
 def test_a_lost_answer_of_an_unsafe_call_is_unknown_outcome_never_resent(account):
     client = account.client(APPID, SECRET, timeout=0.5)
     client.access_token()
-    account.fault("timeout", appid=APPID, path="cgi-bin/ticket/getticket",
-                  latency_ms=1500, remaining=1)  # fmt: skip
+    account.fault(
+        "timeout",
+        appid=APPID,
+        path="cgi-bin/ticket/getticket",
+        latency_ms=1500,
+        remaining=1,
+    )
     with pytest.raises(errors.UnknownOutcome) as caught:
         client.call("GET", "cgi-bin/ticket/getticket", params={"type": "jsapi"})
     assert caught.value.message

@@ -133,39 +133,73 @@ class Command(BaseCommand):
         py = sys.executable
         loglevel = os.environ.get("LOG_LEVEL", "INFO").upper()
         gunicorn = [
-            py, "-m", "gunicorn", "--worker-class", "gthread", "--no-control-socket",
-            "--logger-class", "portal.logs.GunicornLogger",
-            "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT,
-        ]  # fmt: skip
+            py,
+            "-m",
+            "gunicorn",
+            "--worker-class",
+            "gthread",
+            "--no-control-socket",
+            "--logger-class",
+            "portal.logs.GunicornLogger",
+            "--access-logfile",
+            "-",
+            "--access-logformat",
+            ACCESS_LOG_FORMAT,
+        ]
         # No gossip, mingle, heartbeat or remote control: over the embedded
         # filesystem broker they are broadcasts nobody cleans up (portal/broker.py).
         worker_flags = ["--without-gossip", "--without-mingle", "--without-heartbeat"]
         return {
             "web": gunicorn
             + [
-                "--bind", f"127.0.0.1:{port}",
-                "--workers", str(web_workers),
-                "--threads", "4",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(web_workers),
+                "--threads",
+                "4",
                 "portal.wsgi:application",
             ],
             "sandbox": gunicorn
             + [
-                "--bind", f"127.0.0.1:{sandbox_port}",
-                "--workers", "1",
-                "--threads", "8",
-                "--config", "python:sandbox.gunicorn_conf",
+                "--bind",
+                f"127.0.0.1:{sandbox_port}",
+                "--workers",
+                "1",
+                "--threads",
+                "8",
+                "--config",
+                "python:sandbox.gunicorn_conf",
                 "sandbox.wsgi:application",
             ],
             "worker": [
-                py, "-m", "celery", "-A", "portal", "worker", "--loglevel", loglevel,
-                "--concurrency", str(celery_concurrency),
-                "--hostname", f"worker-{port}@%h", *worker_flags,
+                py,
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "worker",
+                "--loglevel",
+                loglevel,
+                "--concurrency",
+                str(celery_concurrency),
+                "--hostname",
+                f"worker-{port}@%h",
+                *worker_flags,
             ],
             "beat": [
-                py, "-m", "celery", "-A", "portal", "beat", "--loglevel", loglevel,
-                "--pidfile", "",
+                py,
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "beat",
+                "--loglevel",
+                loglevel,
+                "--pidfile",
+                "",
             ],
-        }  # fmt: skip
+        }
 
     def _log(self, message: str) -> None:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
