@@ -226,3 +226,34 @@ def test_dark_mode_is_dark_and_readable(browser, live_server, showcase, path):
         measured = element.evaluate(_LUMINANCE_JS)
         assert measured["contrast"] >= 4.5, (selector, measured)
     page.context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_dashboard_uses_the_width_and_shows_the_balance_first(
+    browser, live_server, showcase, scheme
+):
+    """Issue 9 A.1: at 1280 px the dashboard's sections fill the content width (they
+    filled the left 45 %), the coin balance comes first, and the header's
+    "Merchant" label is readable (it was grey on blue)."""
+    page = _page(browser, live_server.url, color_scheme=scheme)
+    page.goto(f"{live_server.url}/admin/")
+    page.wait_for_load_state("networkidle")
+    sections = page.locator(".dash > section")
+    first = sections.first.get_attribute("id")
+    assert first == "section-coins", first
+    grid = page.locator(".dash").bounding_box()
+    content = page.locator("h1").evaluate(
+        "h => h.parentElement.getBoundingClientRect().width"
+    )
+    assert grid["width"] >= 0.9 * content and grid["width"] >= 1100, (grid, content)
+    right = max(
+        box["x"] + box["width"]
+        for box in (sections.nth(i).bounding_box() for i in range(sections.count()))
+    )
+    assert right >= grid["x"] + 0.95 * grid["width"]
+    label = page.locator(
+        ".merchant-switcher .site-label, .merchant-switcher label"
+    ).first
+    assert label.is_visible()
+    assert label.evaluate(_LUMINANCE_JS)["contrast"] >= 4.5
+    page.context.close()
