@@ -217,14 +217,16 @@ def test_csv_has_a_bom_translated_headings_and_local_time(redeemed, login):
     assert raw.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     header, lines = rows[0], rows[1:]
-    assert header[0] == "时间 (Asia/Shanghai)" and "核销码" in header, header
+    assert header[0] == "时间 (Asia/Shanghai)", header
+    assert header[1:4] == ["券码", "券", "门店"] and "微信错误码" in header, header
     assert len(lines) == 3  # the store filter holds
     owner = redeemed["owner"]
     line = next(x for x in lines if x[-1] == str(owner.pk))
     local = owner.created_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
     assert line[0] == local and line[1] == owner.code and line[4] == "demo_owner"
     refused = next(x for x in lines if x[-1] == str(redeemed["again"].pk))
-    assert refused[7] == "该券已核销。" or "已" in refused[7]
+    assert refused[6] == "被拒绝", refused
+    assert refused[7] == "这张券已经核销过了。", refused
     # A cashier's history is on screen only.
     assert (
         login("demo_cashier").get(reverse("redemption:history_csv")).status_code == 403
