@@ -233,12 +233,17 @@ class TodayCounts:
 
 
 def today_counts(
-    *, merchant: Merchant, scope: StoreScope = StoreScope(), now=None
+    merchant: Merchant,
+    *,
+    scope: StoreScope = StoreScope(),
+    store: Store | None = None,
+    now=None,
 ) -> TodayCounts:
     """Today's redemptions (local day of the merchant's time zone): how many codes
     were consumed through the portal, per store and per cashier/device, and how many
     were consumed elsewhere (WeChat's back office, the helper app). Three grouped
-    queries, whatever the number of rows."""
+    queries, whatever the number of rows. ``store``: one store's only (a till);
+    ``scope``: the stores a cashier may see."""
     now = timezone.localtime(now or timezone.now())
     day = now.date()
     begin, end = day_bounds(day), day_bounds(day, next_day=True)
@@ -247,6 +252,8 @@ def today_counts(
     )
     if not scope.everything:
         consumed = consumed.filter(store_id__in=scope.store_ids)
+    if store is not None:
+        consumed = consumed.filter(store=store)
     by_store = [
         (row["store__name"] or "", row["n"])
         for row in consumed.values("store__name").annotate(n=Count("id")).order_by("-n")
@@ -260,7 +267,7 @@ def today_counts(
         label = row["api_key__name"] or row["user__username"] or ""
         by_who.append((label, row["n"], row["channel"]))
     elsewhere = 0
-    if scope.everything:
+    if scope.everything and store is None:
         elsewhere = CodeEvent.objects.filter(
             code__merchant=merchant,
             kind=CodeEvent.Kind.CONSUMED_ELSEWHERE,

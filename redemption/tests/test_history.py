@@ -343,6 +343,11 @@ def test_dashboard_counts_today_per_store_and_per_cashier(redeemed, login, sandb
         selectors.today_counts(merchant=Merchant.objects.get(name="Other Shop")).count
         == 0
     )
+    # One till's store only (what the till page shows), and a cashier's scope.
+    assert selectors.today_counts(merchant, store=r["jingan"]).count == 0
+    assert selectors.today_counts(merchant, store=r["square"]).count == 3
+    jingan_only = selectors.StoreScope(frozenset({r["jingan"].pk}))
+    assert selectors.today_counts(merchant, scope=jingan_only).by_store == []
     # Tomorrow nothing is today's.
     tomorrow = selectors.today_counts(
         merchant=merchant, now=timezone.now() + timedelta(days=1)
