@@ -185,7 +185,9 @@ def _page(request, template: str, context: dict, *, status: int = 200, sdk=False
         settings.WECHAT_API_BASE, script_origins=(origin,) if origin else ()
     )
     response["Cache-Control"] = "no-store"  # a customer's coupon: never cached
-    response["Referrer-Policy"] = "no-referrer"  # the link is a bearer token
+    # The link is a bearer token: never sent to another site (a same-origin POST
+    # keeps its Origin, which CSRF checks; "no-referrer" would make it "null").
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 
