@@ -23,15 +23,14 @@ from tests.factories import cash_card, process_events
 A = RedemptionAttempt.Outcome
 
 
-@pytest.fixture
-def online_card(bistro, sandbox, live_server):
+def make_online_card(bistro, sandbox, live_url: str):
     """An approved CASH card of Demo Bistro whose center_url is the online page,
     valid at two stores, 20 units of stock, a gift after use (consume_share_self_num)."""
     merchant, logo, pic = bistro
     definition = cash_card(logo, pic, stores=(100001, 100002))
     base = definition["cash"]["base_info"]
     base["center_title"] = "立即使用"
-    base["center_url"] = f"{live_server.url}/u/{merchant.appid}/"
+    base["center_url"] = f"{live_url}/u/{merchant.appid}/"
     card = card_services.card_submit(
         card=card_services.card_draft_save(merchant=merchant, definition=definition)
     )
@@ -45,6 +44,11 @@ def online_card(bistro, sandbox, live_server):
     card.refresh_from_db()
     assert card.status == CardStatus.APPROVED and card.quantity == 20
     return card
+
+
+@pytest.fixture
+def online_card(bistro, sandbox, live_server):
+    return make_online_card(bistro, sandbox, live_server.url)
 
 
 class Phone:

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from redemption.models import RedemptionAttempt
-from redemption.tests.test_online import codes_of, link_of, online_card  # noqa: F401
+from redemption.tests.test_online import codes_of, link_of, make_online_card
 
 pytestmark = [pytest.mark.e2e]
 
@@ -20,6 +20,11 @@ document.addEventListener("securitypolicyviolation", (e) => {
   window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`);
 });
 """
+
+
+@pytest.fixture
+def online_card(bistro, sandbox, live_server):
+    return make_online_card(bistro, sandbox, live_server.url)
 
 
 @pytest.fixture
@@ -47,7 +52,7 @@ def test_the_coupon_link_is_redeemed_on_the_phone_and_the_gift_shown(
     sandbox,
     online_card,
     receive,
-    screenshots,  # noqa: F811
+    screenshots,
 ):
     got = receive(online_card, "o_owner")
     before = {c["code"] for c in codes_of(sandbox, "o_owner")}
@@ -89,7 +94,7 @@ def test_a_second_friend_is_refused_while_the_first_holds_the_mark(
     sandbox,
     online_card,
     receive,
-    screenshots,  # noqa: F811
+    screenshots,
 ):
     got = receive(online_card, "o_owner")
     first, second = phone(), phone()
