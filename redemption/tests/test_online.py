@@ -10,7 +10,6 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from django.core import signing
 
 import wechat
 from cards import services as card_services
@@ -126,6 +125,11 @@ def test_the_coupon_link_redeems_for_the_openid_and_the_gift_arrives(
     page = phone.press("confirm")
     assert page.status_code == 200 and "data-success" in page.text, page.text
     assert "/u/" in page.url and "/r/" in page.url
+    # The result's URL does not carry the coupon's encrypt_code readably.
+    token = page.url.split("/r/")[1].rstrip("/")
+    assert got["encrypt_code"] not in page.url and "o_owner" not in token
+    tampered = page.url.replace(token, token[:-6] + "AAAAAA")
+    assert phone.http.get(tampered, timeout=20).status_code == 404
     assert got["code"] in page.text and store.name in unescape(page.text)
     # The JS-SDK is loaded, wx.config signed for this page, for the gift.
     assert 'src="' + sandbox.base_url + 'jssdk/jweixin.js"' in page.text
@@ -168,7 +172,7 @@ def test_a_double_tap_on_confirm_consumes_once(online_card, receive, sandbox):
     assert second.status_code == 200 and "data-success" in second.text
 
     def attempt_of(url):
-        return signing.loads(url.split("/r/")[1].rstrip("/"), salt=online._SALT)["a"]
+        return online.token_data(url.split("/r/")[1].rstrip("/"))["a"]
 
     assert attempt_of(second.url) == attempt_of(first.url)  # the same answer
     assert sandbox.calls("card/code/consume") == 1

@@ -48,7 +48,7 @@ def make_coupon(page, tmp: str) -> tuple[str, str]:
     page.fill("[name=description]", "不可与其他优惠同享")
     page.fill("[name=center_title]", "立即使用")
     page.fill("[name=center_url]", link)
-    page.select_option("[name=consume_share]", "self")
+    page.check("input[name=consume_share][value=self]")
     expect(page.locator("[data-preview-title]")).to_have_text(TITLE)
     page.click("[data-submit-card]")
     page.wait_for_selector("[data-card-status]")
@@ -145,7 +145,9 @@ def main() -> int:
         assert mine["status"] == "CONSUMED", mine
         gifts = [c for c in codes if c["code"] not in before]
         assert len(gifts) == 1 and gifts[0]["status"] == "NORMAL", gifts
-        step(f"the sandbox's codes of {openid}: {code} CONSUMED, gift {gifts[0]['code']}")
+        step(
+            f"the sandbox's codes of {openid}: {code} CONSUMED, gift {gifts[0]['code']}"
+        )
         browser.close()
     return 0
 
