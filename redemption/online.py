@@ -366,9 +366,11 @@ def coupon(request, appid: str):
     if action:
         store, problem = _chosen_store(request, stores)
         context["store"] = store
-        if problem:
+        if problem and action != "cancel":
             context.update(message=problem, reason="store")
             status = 400
+        elif action == "cancel" and lookup.reason == Reason.MARKED_BY_OTHER:
+            status = 409  # another friend's mark: nothing of this phone's to release
         elif action == "cancel":
             services.online_mark(
                 merchant=merchant, lookup=lookup, openid=link["openid"], mark=False

@@ -195,6 +195,12 @@ def test_a_second_friend_is_refused_while_the_first_holds_the_mark(
     page = second.press("confirm", store=str(store.pk))
     assert page.status_code == 409 and "data-success" not in page.text
     assert sandbox.calls("card/code/consume") == 0
+    # The second friend's Cancel releases nothing of the first's.
+    assert "data-cancel" not in page.text
+    page = second.press("cancel")
+    assert page.status_code == 409 and "data-released" not in page.text
+    held = next(c for c in codes_of(sandbox, "o_owner") if c["code"] == got["code"])
+    assert held["mark_openid"] == "o_friend_a"
     # The first friend cancels: the mark is released, the second can use it.
     page = first.press("cancel")
     assert page.status_code == 200 and "data-released" in page.text
@@ -390,3 +396,17 @@ def test_the_card_editor_shows_the_online_link_beside_the_main_button_link(demo,
     # The link opens the page (a link without a coupon: the page says so, 400).
     page = login("demo_owner").get("/u/wx0000000000de0001/")
     assert page.status_code == 400 and b"data-online-problem" in page.content
+
+
+def test_requests_are_rate_limited_per_ip(demo, settings):
+    from django.test import Client
+
+    settings.ONLINE_RATE_IP = 2
+    phone = Client(REMOTE_ADDR="203.0.113.9")
+    answers = [phone.get("/u/wx0000000000de0001/").status_code for _ in range(3)]
+    assert answers == [400, 400, 429]
+    # Another phone is not limited by this one.
+    assert (
+        Client(REMOTE_ADDR="203.0.113.10").get("/u/wx0000000000de0001/").status_code
+        == 400
+    )
