@@ -69,6 +69,9 @@
   if (data.state !== "consumed" || !data.wx || !data.gift) return;
   var wx = window.wx || window.jWeixin;
   if (!wx) { pageError(labels.no_sdk); return; }
+  // Outside WeChat (a desktop browser) there is no share sheet: the redemption
+  // stands, the gift is simply not offered here.
+  if (!wx.sandbox && !/MicroMessenger/i.test(navigator.userAgent)) return;
   var button = $("[data-gift]");
   function gift() {
     wx.consumeAndShareCard({

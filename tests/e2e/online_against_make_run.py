@@ -6,9 +6,9 @@
 Signs in as demo_owner, makes a coupon whose "Main button link" (center_url) is the
 online redemption link the editor shows (copied from beside the field), with a gift
 after use, has the sandbox approve it and buys stock; a WeChat user receives it
-through the sandbox's control API; the coupon link the sandbox gives for that code
-(the card's center_url + card_id, encrypt_code, openid) opens the portal's H5 page
-on a phone-sized browser: Use now, Confirm, redeemed; the sandbox's JS-SDK shows the
+through the sandbox's control API; the coupon's link in the sandbox console's WeChat user panel
+(the card's center_url + card_id, encrypt_code, openid; the same as the control
+API's coupon-link) opens the portal's H5 page on a phone-sized browser: Use now, Confirm, redeemed; the sandbox's JS-SDK shows the
 consume-share gift, and the sandbox's codes of that openid show it. Exits non-zero
 on failure.
 """
@@ -120,11 +120,19 @@ def main() -> int:
         step(f"{openid} received code {code}; the coupon's link: {url[:80]}…")
         before = {c["code"] for c in codes_of(openid)}
 
-        phone = browser.new_context(
+        context = browser.new_context(
             locale="zh-CN", viewport={"width": 375, "height": 812}, is_mobile=True
-        ).new_page()
-        phone.set_default_timeout(20_000)
-        phone.goto(url)
+        )
+        context.set_default_timeout(20_000)
+        console = context.new_page()
+        console.goto(SANDBOX + f"console/user?appid=wx0000000000de0001&openid={openid}")
+        tap = console.locator(f'a.coupon-link[href="{url}"]')
+        expect(tap).to_have_count(1)
+        with context.expect_page() as tab:
+            tap.click()
+        phone = tab.value
+        phone.wait_for_load_state()
+        step("tapped the coupon's link in the sandbox console's WeChat user panel")
         expect(phone.locator("[data-coupon-title]")).to_have_text(TITLE)
         if phone.locator("[data-store]").count():
             phone.locator("[data-store]").select_option(index=1)
