@@ -347,7 +347,8 @@ def coupon(request, appid: str):
         done = RedemptionAttempt.objects.filter(
             merchant=merchant, idempotency_key=f"online:{key}"
         ).first()
-        if done is not None:  # a second tap, or a reload: the same answer
+        if done is not None and done.openid == link["openid"]:
+            # A second tap, or a reload: the same answer.
             return redirect(_result_url(merchant, done, link))
     lookup, refusal = _open(request, merchant, link)
     if refusal is not None:
@@ -393,8 +394,8 @@ def coupon(request, appid: str):
                 return _consume(request, merchant, lookup, link, store, key)
         else:
             status = 400
-    elif lookup.reason in _FINAL:
-        context["state"] = "final"
+    if context["state"] == "ready" and context["reason"] in _FINAL:
+        context["state"] = "final"  # nothing more to do with it: no buttons
     with timezone.override(_zone(merchant)):
         context["coupon"] = _coupon(lookup)
         return _page(request, "redemption/online_coupon.html", context, status=status)

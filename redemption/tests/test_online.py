@@ -16,7 +16,7 @@ from cards import services as card_services
 from cards.models import CardStatus
 from coins import services as coin_services
 from redemption import online
-from redemption.models import Channel, Reason, RedemptionAttempt
+from redemption.models import Channel, RedemptionAttempt
 from tests.factories import cash_card, process_events
 
 A = RedemptionAttempt.Outcome
@@ -347,10 +347,12 @@ def test_a_lost_consume_answer_is_checked_and_settled_without_a_second_consume(
     assert attempt.outcome == A.CONSUMED and attempt.channel == Channel.ONLINE
 
 
-def test_a_refusal_in_words_releases_the_mark(online_card, receive, sandbox):
-    """The code is redeemed at a till while the customer holds the mark? The till
-    refuses (marked by another user); after the mark lapses and the till redeems,
-    the customer's Confirm says "already redeemed" in words."""
+def test_a_coupon_redeemed_meanwhile_is_refused_in_words_at_confirm(
+    online_card, receive, sandbox
+):
+    """The customer holds the mark; it is released and the code redeemed elsewhere
+    (WeChat's back office, say): Confirm says "already redeemed" in words, and
+    offers nothing more to tap."""
     got = receive(online_card, "o_owner")
     phone = Phone()
     phone.open(link_of(sandbox, "o_owner", got["code"]))
@@ -362,9 +364,10 @@ def test_a_refusal_in_words_releases_the_mark(online_card, receive, sandbox):
     wechat.for_merchant(online_card.merchant).code.consume(got["code"])
     page = phone.press("confirm")
     assert page.status_code == 409
-    assert (
-        str(Reason.ALREADY_CONSUMED.label) in unescape(page.text) or "已" in page.text
-    )
+    assert "这张券已经核销过了。" in page.text  # Reason.ALREADY_CONSUMED, in Chinese
+    assert 'data-reason="already_consumed"' in page.text
+    assert "data-final" in page.text and "data-confirm" not in page.text
+    assert sandbox.calls("card/code/consume") == 1  # the back office's, not ours
 
 
 def test_requests_are_rate_limited_per_openid(online_card, receive, sandbox, settings):
