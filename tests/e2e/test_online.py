@@ -125,3 +125,22 @@ def test_a_second_friend_is_refused_while_the_first_holds_the_mark(
     expect(second.locator("[data-success]")).to_be_visible()
     assert RedemptionAttempt.objects.get().openid == "o_friend_b"
     assert sandbox.calls("card/code/consume") == 1
+
+
+def test_a_lost_answer_shows_checking_then_settles_by_itself(
+    phone, sandbox, online_card, receive
+):
+    got = receive(online_card, "o_owner")
+    page = phone()
+    page.goto(link_of(sandbox, "o_owner", got["code"]))
+    page.locator("[data-store]").select_option(label="Demo Bistro · Jing'an")
+    page.locator("[data-use-now]").click()
+    expect(page.locator("[data-held]")).to_be_visible()
+    # WeChat holds the consume's answer past the portal's 2 s, and applies it late.
+    sandbox.fault("timeout", path="card/code/consume", remaining=1, latency_ms=2500)
+    page.locator("[data-confirm]").click()
+    expect(page.locator("[data-checking]")).to_be_visible()
+    # The page asks again by itself (code/get), and shows the answer: redeemed.
+    expect(page.locator("[data-success]")).to_be_visible(timeout=20_000)
+    assert sandbox.calls("card/code/consume") == 1
+    assert page.evaluate("window.__cspViolations") == []
