@@ -290,7 +290,7 @@ def test_bad_links_get_a_page_in_words_and_400(online_card, receive, sandbox, qu
     assert sandbox.calls("card/code/consume") == 0
 
 
-def test_a_ten_megabyte_query_is_a_400_page(online_card, client):
+def test_a_ten_megabyte_query_is_a_400_page(online_card):
     from django.test import Client
 
     page = Client().get(
