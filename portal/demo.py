@@ -182,7 +182,90 @@ def seed_demo(*, portal_url: str | None = None) -> dict[str, Merchant]:
             _sandbox_account(merchant, spec, base)
     for account in DEMO.wechat_only:
         _wechat_only_account(account, base)
+    _demo_coupon(merchants["Demo Bistro"], base)
     return merchants
+
+
+# A 1×1 PNG: the demo coupon's logo and picture (served by the sandbox like uploads).
+_PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNg+M9QDwADgQF/"
+    "e5IkGQAAAABJRU5ErkJggg=="
+)
+DEMO_COUPON_SOURCE = "demo-back-office"
+
+
+def _demo_coupon(merchant: Merchant, base: str) -> None:
+    """A coupon Demo Bistro made in WeChat's back office (MP), approved, with 100
+    units of stock, valid at both stores, whose main button is the merchant's online
+    redemption link (/u/<appid>/): the sandbox console's WeChat user panel can
+    receive it at once, a cashier can redeem it at the till, the coupon's link opens
+    the H5 page. The portal does not know it yet: the first lookup of one of its
+    codes imports it (card/get, issue 10 §2), as for any card made elsewhere.
+    Created once (marked in base_info.source), WeChat's side only."""
+    from datetime import timedelta
+
+    from sandbox.backends import cards as sandbox_cards
+    from sandbox.backends import clock
+    from sandbox.backends.core import image_store
+    from sandbox.models import Account, Card
+
+    account = Account.objects.get(appid=merchant.appid)
+    mine = Card.objects.filter(account=account)
+    if any(
+        (c.definition.get("cash") or {}).get("base_info", {}).get("source")
+        == DEMO_COUPON_SOURCE
+        for c in mine.only("definition")
+    ):
+        return
+    sandbox = f"http://127.0.0.1:{os.environ.get('SANDBOX_PORT', '8001')}/sandbox"
+    logo = image_store(account, _PNG, base_url=sandbox)
+    picture = image_store(account, _PNG, base_url=sandbox)
+    begin = clock.now() - timedelta(minutes=5)
+    definition = {
+        "card_type": "CASH",
+        "cash": {
+            "base_info": {
+                "logo_url": logo,
+                "brand_name": "演示小馆",
+                "code_type": "CODE_TYPE_QRCODE",
+                "color": "Color010",
+                "notice": "请出示二维码核销",
+                "description": "不可与其他优惠同享",
+                "date_info": {
+                    "type": "DATE_TYPE_FIX_TIME_RANGE",
+                    "begin_timestamp": int(begin.timestamp()),
+                    "end_timestamp": int((begin + timedelta(days=80)).timestamp()),
+                },
+                "location_id_list": [
+                    int(poi) for poi, _n, _a in DEMO.merchants[0].stores
+                ],
+                "center_title": "立即使用",
+                "center_url": f"{base}/u/{merchant.appid}/",
+                "can_share": False,
+                "can_give_friend": False,
+                "source": DEMO_COUPON_SOURCE,
+            },
+            "advanced_info": {
+                "use_condition": {
+                    "least_cost": 10000,
+                    "can_use_with_other_discount": True,
+                },
+                "text_image_list": [
+                    {"image_url": picture, "text": "招牌菜品，欢迎品尝"}
+                ],
+                "share_friends": True,
+                "consume_share_self_num": 1,
+            },
+            "reduce_cost": 1000,
+        },
+    }
+    card = sandbox_cards.card_create(account, {"card": definition})
+    Card.objects.filter(pk=card.pk).update(
+        status=Card.Status.VERIFY_OK,
+        quantity=100,
+        total_quantity=100,
+        review_due_at=None,
+    )
 
 
 def _sandbox_account(merchant: Merchant, spec: DemoMerchant, base: str):

@@ -30,7 +30,17 @@ def _lose_the_answer(sandbox, kind: str) -> None:
 
 
 def _cards_at_wechat(merchant) -> list[str]:
-    return wechat.for_merchant(merchant).card.batchget(offset=0, count=50).card_ids
+    """The merchant's cards at WeChat but the demo's coupon made in its back office."""
+    from portal.demo import DEMO_COUPON_SOURCE
+    from sandbox.models import Card
+
+    demo = {
+        c.card_id
+        for c in Card.objects.filter(account__appid=merchant.appid)
+        if c.definition["cash"]["base_info"].get("source") == DEMO_COUPON_SOURCE
+    }
+    ids = wechat.for_merchant(merchant).card.batchget(offset=0, count=50).card_ids
+    return [card_id for card_id in ids if card_id not in demo]
 
 
 def _beat(card) -> None:
