@@ -98,6 +98,8 @@
     });
     $("[data-till-validity]").textContent =
       data.valid_from || data.valid_to ? fill(strings.valid, { from: day(data.valid_from), to: day(data.valid_to) }) : "";
+    $("[data-till-store-check]").hidden = !data.valid_here || Boolean(data.reason);
+    $("[data-till-store-check-text]").textContent = strings.valid_here;
     $("[data-till-time-limit]").hidden = !data.time_limit;
     $("[data-till-outside]").hidden = !data.outside_time_limit;
     const refusal = $("[data-till-refusal]");
