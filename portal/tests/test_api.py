@@ -132,7 +132,6 @@ def test_tenancy_is_resolved_per_router_with_its_capability(demo, login):
     capability is checked there, not in the endpoint."""
     from portal.api import MerchantAuth, api
     from portal.roles import Capability
-
     from redemption.api import TillKeyAuth
 
     wanted = {
