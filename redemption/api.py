@@ -340,6 +340,14 @@ def consume(
 
 
 def _attempt_answer(request, attempt: RedemptionAttempt):
+    # One read of what the answer shows (not one per relation).
+    attempt = (
+        RedemptionAttempt.objects.select_related(
+            "card", "store", "user", "api_key", "code_ref"
+        ).get(pk=attempt.pk)
+        if attempt.outcome != A.REFUSED or attempt.reason == Reason.ALREADY_CONSUMED
+        else attempt
+    )
     if attempt.outcome == A.CONSUMED:
         return Status(200, till.attempt_answer(attempt))
     if attempt.outcome in (A.UNKNOWN, A.PENDING):
