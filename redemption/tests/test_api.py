@@ -255,13 +255,15 @@ def test_wechat_busy(stocked_card, receive, till_store, sandbox, live_server):
 
 
 def test_in_progress_while_another_till_is_with_wechat(
-    stocked_card, receive, till_store, sandbox, live_server, monkeypatch
+    stocked_card, receive, till_store, sandbox, live_server, monkeypatch, settings
 ):
-    """WeChat takes 1.5 s to answer the first till; the second one waits only 0.3 s
-    (IN_FLIGHT_WAIT) for it: 409 in_progress, then already_consumed once it is done."""
+    """WeChat takes 4 s to answer the first till (the client waits up to 10 s); the
+    second one waits only 0.3 s (IN_FLIGHT_WAIT) for it: 409 in_progress, then
+    already_consumed once it is done."""
     monkeypatch.setattr(services, "IN_FLIGHT_WAIT", 0.3)
+    settings.WECHAT_TIMEOUT = 10.0
     got = receive(stocked_card)
-    sandbox.fault("latency", path="card/code/consume", remaining=1, latency_ms=1500)
+    sandbox.fault("latency", path="card/code/consume", remaining=1, latency_ms=4000)
     first: list = []
     till_a = bearer(key_for(till_store, "A"))
     thread = threading.Thread(
@@ -273,7 +275,7 @@ def test_in_progress_while_another_till_is_with_wechat(
         assert time.monotonic() < deadline
         time.sleep(0.02)
     _consume_refused(live_server, till_store, got["code"], 409, "in_progress")
-    thread.join(10)
+    thread.join(20)
     assert first[0].status_code == 200
     _consume_refused(live_server, till_store, got["code"], 409, "already_consumed")
     assert sandbox.calls("card/code/consume") == 1
