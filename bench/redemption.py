@@ -72,6 +72,7 @@ def main() -> None:
     parser.add_argument("--tills", type=int, default=8)
     parser.add_argument("--codes", type=int, default=120, help="per measurement")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4, help="per portal worker")
     args = parser.parse_args()
 
     _harness.setup_django()
@@ -113,7 +114,7 @@ def main() -> None:
             "portal.wsgi:application",
             web_port,
             workers=args.workers,
-            threads=4,
+            threads=args.threads,
             extra_env=env,
         ),
     ]
@@ -179,7 +180,10 @@ def main() -> None:
     assert all(s == (200, "consumed") for s in consume_st), set(consume_st)
     sandbox_rate = len(direct) / sandbox_s
     portal_rate = len(portal) / consume_s
-    print(f"{args.tills} tills, {args.codes} distinct codes per measurement")
+    print(
+        f"{args.tills} tills, {args.codes} distinct codes per measurement; portal "
+        f"{args.workers} workers × {args.threads} threads"
+    )
     for name, samples, seconds in (
         ("sandbox card/code/consume", sandbox_ms, sandbox_s),
         ("POST /api/redemption/lookup", lookup_ms, lookup_s),
