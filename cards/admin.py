@@ -265,6 +265,14 @@ class FriendCardAdmin(MerchantScopedAdmin):
                 "statuses": CardStatus,
             }
         )
+        adminform = context.get("adminform")
+        merchant = getattr(request, "merchant", None)
+        if adminform is not None and merchant is not None:
+            from redemption.online import link_help
+
+            field = adminform.form.fields.get("center_url")
+            if field is not None:  # where the merchant puts it (issue 10 §5)
+                field.help_text = link_help(request, merchant)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def save_model(self, request, obj, form, change):

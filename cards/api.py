@@ -77,6 +77,8 @@ def _preview(merchant, card, quantity) -> dict:
         "quantity": quantity if result.price is not None else None,
         "color_hex": result.color_hex,
         "errors": result.errors,
+        "codes": result.codes,
+        "errcode": int(result.errcode),
     }
 
 

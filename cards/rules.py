@@ -27,6 +27,8 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
+from wechat.errors import Errcode
+
 # SPEC §3.5 palette, with the real names (not the seed's Color0100…).
 PALETTE: dict[str, str] = {
     "Color010": "#63b359",
@@ -171,12 +173,15 @@ _UPDATABLE_QUIETLY = {
 UPDATABLE_FIELDS: frozenset[str] = REVIEW_ON_UPDATE | _UPDATABLE_QUIETLY
 
 # WeChat errcodes the field errors map to (SPEC §11).
-E_FORMAT = 40071  # lengths, enums, ranges, missing fields: every other format error
-E_VALIDITY = 40079  # over 90 days, end ≤ begin, ended, narrowed, past 2038
-E_IMAGE = 40141  # image not returned by uploadimg
-E_NO_STORE = 41025
-E_GIFT_RULES = 45021  # more than one consume_share card
-E_STRUCTURE = 47001  # wrong JSON types, missing type block, not updatable
+# lengths, enums, ranges, missing fields: every other format error
+E_FORMAT = Errcode.FORMAT_ERROR
+E_VALIDITY = (
+    Errcode.INVALID_TIME
+)  # over 90 days, end ≤ begin, ended, narrowed, past 2038
+E_IMAGE = Errcode.IMAGE_NOT_UPLOADED  # image not returned by uploadimg
+E_NO_STORE = Errcode.NO_STORE
+E_GIFT_RULES = Errcode.TOO_MANY_GIFT_RULES  # more than one consume_share card
+E_STRUCTURE = Errcode.INVALID_JSON_STRUCTURE  # wrong JSON types, no type block, …
 
 _INT_RE = re.compile(r"-?[0-9]+")
 _YUAN_RE = re.compile(r"\s*([0-9]{1,18})(?:\.([0-9]{1,2}))?\s*")
@@ -201,6 +206,10 @@ class Preview:
     price: Decimal | None
     color_hex: str | None
     errors: dict[str, list[str]]
+    # The same errors as stable codes (field → codes, in order) and the errcode
+    # WeChat would answer for the card as it stands (0: none).
+    codes: dict[str, list[str]] = field(default_factory=dict)
+    errcode: int = 0
 
 
 class _Errors(list):
@@ -938,6 +947,9 @@ def preview(
             known_location_ids=known_location_ids,
         )
     grouped = errors_by_field(errors)
+    codes: dict[str, list[str]] = {}
+    for error in errors:
+        codes.setdefault(error.field, []).append(error.code)
     parsed = _parse(_Errors(), card)
     terms, price = parsed.terms, None
     unit = _unit_price(terms)
@@ -949,6 +961,7 @@ def preview(
             msg = _("The quantity must be a whole number from 1 to %(max)d.")
             text = str(msg) % {"max": MAX_STOCK_QUANTITY}
             grouped.setdefault("quantity", []).append(text)
+            codes.setdefault("quantity", []).append("out_of_range")
     color = _get(parsed.base, "color")
     return Preview(
         title=_title(terms),
@@ -958,4 +971,6 @@ def preview(
         price=price,
         color_hex=PALETTE.get(color) if isinstance(color, str) else None,
         errors=grouped,
+        codes=codes,
+        errcode=wechat_errcode(errors),
     )

@@ -19,7 +19,11 @@ class PreviewOut(Schema):
     price: str | None
     quantity: int | None
     color_hex: str | None
-    errors: dict[str, list[str]]
+    errors: dict[str, list[str]]  # field path → messages, in the reader's language
+    codes: dict[
+        str, list[str]
+    ]  # the same errors as stable codes (required, too_long, …)
+    errcode: int  # what WeChat would answer for this card now (SPEC §11); 0: none
 
 
 class EditorPreviewOut(PreviewOut):

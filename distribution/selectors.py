@@ -3,6 +3,8 @@ codes per card, campaign pages and their coupons."""
 
 from __future__ import annotations
 
+import threading
+import time
 import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime
@@ -164,6 +166,40 @@ def merchant_zone(merchant: Merchant) -> zoneinfo.ZoneInfo:
 def receivable_from(card: FriendCard, now: datetime | None = None) -> datetime | None:
     """When customers may start receiving ``card`` (SPEC §3.6), if not yet."""
     return rules.receivable_from(card.begin_at, now or timezone.now())
+
+
+# The campaign page is what a queue of customers scanning one poster opens: its
+# campaign and coupons are read once per PAGE_TTL seconds per process, not once per
+# customer (bench/distribution.py: the page then costs about what /api/ping does).
+# Any save of a campaign, card, channel or merchant in this process drops the
+# snapshot at once; a change another process makes (or a queryset .update()) shows
+# within PAGE_TTL. Only the reads are shared: every request is signed on its own.
+PAGE_TTL = 2.0
+_PAGES: dict[str, tuple[float, Campaign | None, list[FriendCard]]] = {}
+_PAGES_LOCK = threading.Lock()
+_PAGES_MAX = 1000
+
+
+def campaign_page(slug: str) -> tuple[Campaign | None, list[FriendCard]]:
+    """The open campaign ``slug`` and the coupons customers can still receive on
+    it (campaign_public, campaign_cards), as of at most PAGE_TTL seconds ago."""
+    now = time.monotonic()
+    held = _PAGES.get(slug)
+    if held is not None and now - held[0] < PAGE_TTL:
+        return held[1], held[2]
+    campaign = campaign_public(slug)
+    cards = campaign_cards(campaign) if campaign is not None else []
+    with _PAGES_LOCK:
+        if len(_PAGES) >= _PAGES_MAX:
+            _PAGES.clear()
+        _PAGES[slug] = (now, campaign, cards)
+    return campaign, cards
+
+
+def forget_pages(**_kwargs) -> None:
+    """Drop every held campaign page (a signal receiver: something they show changed)."""
+    with _PAGES_LOCK:
+        _PAGES.clear()
 
 
 def campaign_public(slug: str) -> Campaign | None:

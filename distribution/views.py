@@ -44,14 +44,13 @@ def _card_item(card) -> dict:
 def landing(request, slug: str):
     """The page: its coupons, signed for this request (wx.config for this URL, a
     fresh cardExt per coupon); a closed or unknown page is 404."""
-    campaign = selectors.campaign_public(slug)
+    campaign, cards = selectors.campaign_page(slug)
     if campaign is None:
         response = render(request, "distribution/landing_missing.html", status=404)
         response["Cache-Control"] = "no-store"
         return response
     merchant = campaign.merchant
     zone = selectors.merchant_zone(merchant)
-    cards = selectors.campaign_cards(campaign)
     # The URL the browser shows (without #…): what wx.config's signature covers.
     signed = (
         jssdk.page_signatures(

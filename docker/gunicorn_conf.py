@@ -3,6 +3,8 @@
 import multiprocessing
 import os
 
+from portal.logs import ACCESS_LOG_FORMAT
+
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
@@ -12,7 +14,7 @@ graceful_timeout = 20
 keepalive = 5
 accesslog = "-"
 # Paths without query strings: WeChat's callbacks and API calls carry secrets there.
-access_log_format = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+access_log_format = ACCESS_LOG_FORMAT
 # …and error lines without them either ("Error handling request /x?…").
 logger_class = "portal.logs.GunicornLogger"
 # The client's IP from the proxy, for the lockout log and the access log.

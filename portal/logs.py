@@ -91,6 +91,11 @@ def install(logger: logging.Logger, *filters: logging.Filter) -> None:
 
 # What open pages poll while a user waits (and health probes): one line a second
 # each would bury everything else. Shown at DEBUG, and whenever they fail.
+# The portal's gunicorn access lines (runall, docker/gunicorn_conf.py): paths without
+# query strings — WeChat's carry the access token and the portal's may carry codes.
+# (The sandbox, which imports nothing of the portal, has its own: sandbox/gunicorn_conf.py.)
+ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+
 ROUTINE_PATHS = re.compile(
     r"^/(healthz|static/.*|api/coins/(balance|recharges/\d+|stock-orders/\d+)"
     r"|admin/cards/friendcard/\d+/status/|api/redemption/recent.*|sandbox/static/.*)$"

@@ -21,7 +21,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from . import dashboard
+from . import dashboard, nav
 from .roles import Capability, Role, can
 
 
@@ -62,6 +62,13 @@ class PortalAdminSite(_PortalLoginMixin, admin.AdminSite):
             and getattr(request, "merchant", None) is not None
             and can(getattr(request, "role", None), Capability.ADMIN)
         )
+
+    def get_app_list(self, request, app_label=None):
+        """The models' admins, then the pages apps add (portal.nav)."""
+        apps = super().get_app_list(request, app_label)
+        if app_label is None and self.has_permission(request):
+            apps += nav.extra_apps(request)
+        return apps
 
     def index(self, request, extra_context=None):
         context = {

@@ -30,6 +30,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("redemption/", include("redemption.urls")),
     path("c/", include("distribution.urls")),
+    # Online redemption (issue 10 §5): the coupon's own link, public.
+    path("u/", include("redemption.online")),
     path("api/", api.urls),
     path("admin/", portal_site.urls),
     path("ops/", admin.site.urls),

@@ -225,6 +225,10 @@ class RedemptionAttempt(models.Model):
         indexes = [
             models.Index(fields=["merchant", "store", "-created_at"]),
             models.Index(fields=["merchant", "outcome", "next_check_at"]),
+            # The history's keyset: newest first, ties broken by id.
+            models.Index(
+                fields=["merchant", "-created_at", "-id"], name="redemption_history"
+            ),
         ]
 
     def __str__(self) -> str:

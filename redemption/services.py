@@ -608,16 +608,19 @@ def _push_time(payload: dict) -> datetime:
 
 
 # --- online (the customer's phone) -------------------------------------------------------
-def online_open(*, merchant: Merchant, encrypt_code: str, card_id: str) -> Lookup:
+def online_open(
+    *, merchant: Merchant, encrypt_code: str, card_id: str, openid: str | None = None
+) -> Lookup:
     """The coupon link WeChat opened (SPEC §7): the code comes only from WeChat's
-    decrypt (40075 → invalid), and a card of another merchant is refused."""
+    decrypt (40075 → invalid), and a card of another merchant is refused. A mark
+    held by ``openid`` itself is not "someone else's"."""
     try:
         value = wechat.for_merchant(merchant).code.decrypt(encrypt_code)
     except wx.TransportError:
         return Lookup(code="", reason=Reason.WECHAT_BUSY)
     except wx.WeChatError:
         return Lookup(code="", reason=Reason.INVALID_CODE)
-    lookup = code_lookup(merchant=merchant, code=value, store=None)
+    lookup = code_lookup(merchant=merchant, code=value, store=None, openid=openid)
     if lookup.card is None or (card_id and lookup.card.card_id != card_id):
         return Lookup(code="", reason=Reason.INVALID_CODE)
     return lookup

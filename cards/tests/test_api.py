@@ -109,3 +109,23 @@ def _file(name: str, content: bytes):
 def test_the_api_is_documented(bistro, login):
     schema = login("demo_staff").get(reverse("api:openapi-json")).json()
     assert "/api/cards/preview" in schema["paths"]
+
+
+def test_preview_gives_each_error_its_code_and_wechats_errcode(bistro, login):
+    """Clients switch on codes, not on words: the preview gives the stable codes
+    the rules compute, and the errcode WeChat would answer (SPEC §11: a brand name
+    over 12 characters is a format error, 40071; validity over 90 days, 40079)."""
+    _merchant, logo, pic = bistro
+    client = login("demo_staff")
+    long_brand = cash_card(logo, pic)
+    long_brand["cash"]["base_info"]["brand_name"] = "一二三四五六七八九十一二三"
+    data = _preview(client, long_brand, query="?quantity=0").json()
+    assert data["codes"] == {
+        "base_info.brand_name": ["too_long"],
+        "quantity": ["out_of_range"],
+    }
+    assert data["errcode"] == 40071
+    long_validity = _preview(client, cash_card(logo, pic, days=120)).json()
+    assert data["codes"].keys() != long_validity["codes"].keys()
+    assert long_validity["errcode"] == 40079
+    assert _preview(client, cash_card(logo, pic)).json()["errcode"] == 0

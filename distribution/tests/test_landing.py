@@ -214,6 +214,32 @@ def test_a_coupon_no_longer_approved_leaves_the_page(
     assert page_data(response.text)["wx"] is None
 
 
+def test_the_page_is_read_once_per_moment_and_a_change_shows(
+    campaign, stocked_card, live_server, monkeypatch
+):
+    """A queue of customers on one poster: the page's campaign and coupons are read
+    once per PAGE_TTL, not per customer; a saved change shows at once, and one the
+    process did not see (a queryset update, another process) within PAGE_TTL."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from distribution import selectors
+
+    monkeypatch.setattr(selectors, "PAGE_TTL", 1.0)
+    assert open_page(live_server, campaign)[0].status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        selectors.campaign_page(campaign.slug)
+    assert len(queries) == 0  # held
+    campaign.title = "Summer tasting"
+    campaign.save()
+    assert "Summer tasting" in open_page(live_server, campaign)[0].text
+    Campaign.objects.filter(pk=campaign.pk).update(title="Autumn tasting")
+    deadline = time.monotonic() + 5
+    while "Autumn tasting" not in open_page(live_server, campaign)[0].text:
+        assert time.monotonic() < deadline, "the update never showed"
+        time.sleep(0.2)
+
+
 def test_the_five_day_rule_is_explained_in_the_merchants_time_zone(
     bistro, sandbox, live_server, poster
 ):

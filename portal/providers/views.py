@@ -58,7 +58,8 @@ def _provider(request):
         wanted = _int(request.session.get(PROVIDER_SESSION_KEY))
         if wanted not in memberships:
             wanted = next(iter(memberships))
-    request.session[PROVIDER_SESSION_KEY] = wanted
+    if request.session.get(PROVIDER_SESSION_KEY) != wanted:  # no session write per page
+        request.session[PROVIDER_SESSION_KEY] = wanted
     provider, is_owner = memberships[wanted]
     request.provider_memberships = memberships
     request.provider_is_owner = is_owner

@@ -18,8 +18,6 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import Q
 
-from wechat.crypto import MessageCrypto
-
 from ..exceptions import (
     ApiUnauthorized,
     AuthCodeExpired,
@@ -45,7 +43,7 @@ from ..models import (
     ComponentTicket,
     PreAuthCode,
 )
-from . import clock, ticker
+from . import clock, pushcrypto, ticker
 from .component_push import component_push
 from .core import PREVIOUS_TOKEN_GRACE, TOKEN_TTL
 
@@ -101,7 +99,7 @@ def component_save(
             "component_appid, component_appsecret, token and encoding_aes_key "
             "are required"
         )
-    MessageCrypto(token, encoding_aes_key, component_appid)  # a usable key, or -40004
+    pushcrypto.aes_key(encoding_aes_key)  # a usable key, or BadKey (-40004)
     if callback_url and not events_url:
         events_url = callback_url.rstrip("/") + "/events/$APPID$/"
     defaults = {

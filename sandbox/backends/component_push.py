@@ -14,11 +14,8 @@ from datetime import timedelta
 
 import requests
 
-from wechat.crypto import MessageCrypto
-from wechat.signatures import new_nonce, server_signature
-
 from ..models import Account, Authorization, Component, ComponentPush
-from . import clock
+from . import clock, pushcrypto
 from .push import RETRIES, TIMEOUT, _element
 
 log = logging.getLogger("sandbox.component")
@@ -61,23 +58,26 @@ def component_push_deliver(
         push.status, push.response = ComponentPush.Status.FAILED, "no callback URL"
         push.save(update_fields=["status", "response"])
         return push
-    crypto = MessageCrypto(
-        component.token, component.encoding_aes_key, component.component_appid
-    )
     session = session or requests.Session()
     for _attempt in range(1 + RETRIES):
-        timestamp, nonce = str(int(time.time())), new_nonce(10)
-        encrypted = crypto.encrypt(push.xml)
+        timestamp, nonce = str(int(time.time())), pushcrypto.nonce(10)
+        encrypted = pushcrypto.encrypt(
+            push.xml,
+            encoding_aes_key=component.encoding_aes_key,
+            appid=component.component_appid,
+        )
         body = (
             f"<xml><AppId><![CDATA[{component.component_appid}]]></AppId>"
             f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
         )
         params = {
-            "signature": server_signature(component.token, timestamp, nonce),
+            "signature": pushcrypto.sha1_sorted(component.token, timestamp, nonce),
             "timestamp": timestamp,
             "nonce": nonce,
             "encrypt_type": "aes",
-            "msg_signature": crypto.signature(timestamp, nonce, encrypted),
+            "msg_signature": pushcrypto.sha1_sorted(
+                component.token, timestamp, nonce, encrypted
+            ),
         }
         push.attempts += 1
         try:

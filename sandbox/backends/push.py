@@ -15,11 +15,8 @@ from xml.sax.saxutils import escape
 
 import requests
 
-from wechat.crypto import MessageCrypto
-from wechat.signatures import new_nonce, server_signature
-
 from ..models import Account, Push
-from . import clock
+from . import clock, pushcrypto
 
 log = logging.getLogger("sandbox.push")
 
@@ -74,9 +71,9 @@ def push_deliver(push: Push, *, session: requests.Session | None = None) -> Push
         return push
     session = session or requests.Session()
     for _attempt in range(1 + RETRIES):
-        timestamp, nonce = str(int(time.time())), new_nonce(10)
+        timestamp, nonce = str(int(time.time())), pushcrypto.nonce(10)
         params = {
-            "signature": server_signature(target.token, timestamp, nonce),
+            "signature": pushcrypto.sha1_sorted(target.token, timestamp, nonce),
             "timestamp": timestamp,
             "nonce": nonce,
             "openid": "o_sandbox_system",
@@ -85,14 +82,17 @@ def push_deliver(push: Push, *, session: requests.Session | None = None) -> Push
         if target.encrypted:
             # Safe mode: the body carries ToUserName and Encrypt; msg_signature
             # (over token, timestamp, nonce, Encrypt) travels in the query.
-            crypto = MessageCrypto(target.token, target.encoding_aes_key, target.appid)
-            encrypted = crypto.encrypt(push.xml)
+            encrypted = pushcrypto.encrypt(
+                push.xml, encoding_aes_key=target.encoding_aes_key, appid=target.appid
+            )
             body = (
                 f"<xml><ToUserName><![CDATA[gh_{account.appid[-12:]}]]></ToUserName>"
                 f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
             )
             params["encrypt_type"] = "aes"
-            params["msg_signature"] = crypto.signature(timestamp, nonce, encrypted)
+            params["msg_signature"] = pushcrypto.sha1_sorted(
+                target.token, timestamp, nonce, encrypted
+            )
         push.attempts += 1
         try:
             response = session.post(

@@ -754,3 +754,17 @@ def test_reset_forgets_coins(sandbox, active, new_card):
     again = active.refresh()
     assert again.get("card/pay/getcoinsinfo")["errcode"] == 43008
     assert again.get("card/pay/activate") == {**OK, "reward": 200}
+
+
+def test_the_payment_page_in_chinese_says_order_not_sort(sandbox, active):
+    """The payer's page in zh-hans: “Order” is 订单 (a payment order), never 排序
+    (the verb “to sort” that a context-free translation gave)."""
+    token = active.recharge(5)["qrcode_url"].split("pr=", 1)[1]
+    page = requests.get(
+        sandbox.base_url + "pay",
+        params={"pr": token},
+        headers={"Accept-Language": "zh-hans"},
+        timeout=5,
+    )
+    assert page.status_code == 200
+    assert "订单" in page.text and "排序" not in page.text

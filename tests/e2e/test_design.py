@@ -29,13 +29,16 @@ def showcase(live_demo, sandbox):
     return build(live_demo["Demo Bistro"], control)
 
 
-def _page(browser, base, *, lang="en", width=1280, height=900, who="demo_owner"):
+def _page(
+    browser, base, *, lang="en", width=1280, height=900, who="demo_owner", **options
+):
     # Playwright's wait_for_function evaluates strings in the page, which the CSP
     # forbids; the policy itself is checked in a strict context (test_csp.py).
     context = browser.new_context(
         locale=screens.LANGUAGES[lang],
         viewport={"width": width, "height": height},
         bypass_csp=True,
+        **options,
     )
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -182,4 +185,75 @@ def test_an_untouched_form_has_no_errors_and_a_long_validity_has_room(
     assert page.locator("[name=end_date]").bounding_box()["width"] >= 130
     # Only the touched field speaks; the untouched empty ones stay quiet.
     assert page.locator(".live-error").count() == 1
+    page.context.close()
+
+
+_LUMINANCE_JS = """(el) => {
+  const lum = (c) => {
+    const [r, g, b] = c.match(/[\\d.]+/g).slice(0, 3).map(Number).map((v) => {
+      v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  let bgEl = el;
+  let bg = getComputedStyle(bgEl).backgroundColor;
+  while (bg === "rgba(0, 0, 0, 0)" && bgEl.parentElement) {
+    bgEl = bgEl.parentElement; bg = getComputedStyle(bgEl).backgroundColor;
+  }
+  const fg = lum(getComputedStyle(el).color), back = lum(bg);
+  return {fg, back, contrast: (Math.max(fg, back) + 0.05) / (Math.min(fg, back) + 0.05)};
+}"""
+
+
+@pytest.mark.parametrize(
+    "path", ["/admin/", "/admin/cards/friendcard/", "/admin/coins/ledgerentry/"]
+)
+def test_dark_mode_is_dark_and_readable(browser, live_server, showcase, path):
+    """A phone or desktop in dark mode gets the dark palette (design.css): a dark
+    page, light text, and the header and headings readable (contrast ≥ 4.5:1)."""
+    page = _page(browser, live_server.url, color_scheme="dark")
+    response = page.goto(live_server.url + path)
+    assert response.status == 200
+    page.wait_for_load_state("networkidle")
+    folder = settings.BASE_DIR / "var" / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = path.strip("/").replace("/", "-")
+    page.screenshot(path=str(folder / f"en-1280-dark-{name}.png"), full_page=True)
+    body = page.locator("body").evaluate(_LUMINANCE_JS)
+    assert body["back"] < 0.05 and body["fg"] > 0.5, body
+    for selector in ("h1", "header a, #header a, .fc-header a"):
+        element = page.locator(selector).first
+        measured = element.evaluate(_LUMINANCE_JS)
+        assert measured["contrast"] >= 4.5, (selector, measured)
+    page.context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_dashboard_uses_the_width_and_shows_the_balance_first(
+    browser, live_server, showcase, scheme
+):
+    """Issue 9 A.1: at 1280 px the dashboard's sections fill the content width (they
+    filled the left 45 %), the coin balance comes first, and the header's
+    "Merchant" label is readable (it was grey on blue)."""
+    page = _page(browser, live_server.url, color_scheme=scheme)
+    page.goto(f"{live_server.url}/admin/")
+    page.wait_for_load_state("networkidle")
+    sections = page.locator(".dash > section")
+    first = sections.first.get_attribute("id")
+    assert first == "section-coins", first
+    grid = page.locator(".dash").bounding_box()
+    content = page.locator("h1").evaluate(
+        "h => h.parentElement.getBoundingClientRect().width"
+    )
+    assert grid["width"] >= 0.9 * content and grid["width"] >= 1100, (grid, content)
+    right = max(
+        box["x"] + box["width"]
+        for box in (sections.nth(i).bounding_box() for i in range(sections.count()))
+    )
+    assert right >= grid["x"] + 0.95 * grid["width"]
+    label = page.locator(
+        ".merchant-switcher .site-label, .merchant-switcher label"
+    ).first
+    assert label.is_visible()
+    assert label.evaluate(_LUMINANCE_JS)["contrast"] >= 4.5
     page.context.close()

@@ -29,10 +29,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from portal.demo import DEMO_PASSWORD
-
-# Paths without query strings: WeChat's carry the access token (sandbox) and the
-# portal's may carry codes (portal/logs.py hides them in the error lines).
-ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+from portal.logs import ACCESS_LOG_FORMAT
 
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 30.0
