@@ -263,7 +263,7 @@ def _refusal(request, reason: str, message: str | None = None):
     return error(
         request,
         REFUSAL_STATUS.get(reason, 422),
-        ErrorCode(reason),
+        ErrorCode.of(reason, ErrorCode.INVALID),
         message or str(Reason(reason).label),
         "code",
     )
