@@ -15,7 +15,11 @@ import logging
 from dataclasses import dataclass
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    ValidationError,
+)
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -232,6 +236,11 @@ def on_wechat_error(request, exc: WeChatError):
     return error(request, 502, code, exc.message, exc.field)
 
 
+@api.exception_handler(RequestDataTooBig)
+def on_too_big(request, exc):
+    return error(request, 400, ErrorCode.INVALID, _("The request is too large."))
+
+
 @api.exception_handler(Exception)
 def on_server_error(request, exc):
     log.exception("API error on %s", request.path)
@@ -257,9 +266,11 @@ def ping(request):
 def _mount() -> None:
     from cards.api import router as cards_router
     from coins.api import router as coins_router
+    from redemption.api import router as redemption_router
 
     api.add_router("/cards/", cards_router)
     api.add_router("/coins/", coins_router)
+    api.add_router("/redemption/", redemption_router)
 
 
 _mount()

@@ -30,6 +30,21 @@ class ErrorCode(StrEnum):
     WECHAT_UNAVAILABLE = "wechat_unavailable"  # 502: WeChat did not answer
     WECHAT_UNKNOWN_OUTCOME = "wechat_unknown_outcome"  # 502: the answer was lost
     SERVER_ERROR = "server_error"  # 500
+    # Redemption (redemption.models.Reason: the same stable codes; README "Redemption")
+    INVALID_API_KEY = "invalid_api_key"  # 401: an unknown or revoked till key
+    ALREADY_CONSUMED = "already_consumed"  # 409
+    IN_PROGRESS = "in_progress"  # 409: another attempt on the code is with WeChat
+    MARKED_BY_OTHER = "marked_by_other"  # 409: a WeChat user holds the code
+    NOT_MARKED = "not_marked"  # 409
+    EXPIRED = "expired"  # 422: outside its validity dates
+    NOT_VALID_HERE = "not_valid_here"  # 422: the card is not valid at this store
+    DELETED = "deleted"  # 422: deleted by the customer, or being given away
+    UNAVAILABLE = "unavailable"  # 422
+    INVALID_CODE = "invalid_code"  # 400: not a code of this merchant
+    REVOKED = "revoked"  # 403: the merchant's WeChat account cannot be used
+    WECHAT_BUSY = "wechat_busy"  # 503: nothing happened, try again
+    NOT_CONFIRMED = "not_confirmed"  # 503: WeChat did not confirm; still unused
+    CHECKING = "checking"  # (202's status, never an error)
 
     @classmethod
     def of(cls, value: str | None, default: ErrorCode) -> ErrorCode:

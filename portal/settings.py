@@ -252,6 +252,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = env("TIME_ZONE", default="Asia/Shanghai")
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+
+# Redemption: lookups + consumes a minute per till API key (then 429).
+REDEMPTION_RATE_PER_MINUTE = env.int("REDEMPTION_RATE_PER_MINUTE", default=120)
 # Beat entries; each app adds its own clocks here (SPEC §5 "Celery owns the clocks").
 CELERY_BEAT_SCHEDULE: dict = {
     "redispatch-events": {"task": "portal.redispatch_events", "schedule": 60.0},

@@ -5,6 +5,7 @@ from . import history, keys, views
 app_name = "redemption"
 urlpatterns = [
     path("", views.home, name="home"),
+    path("store/", views.choose_store, name="choose_store"),
     path("history/", history.history, name="history"),
     path("history/export.csv", history.history_csv, name="history_csv"),
     path("keys/", keys.keys, name="keys"),

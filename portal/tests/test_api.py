@@ -132,18 +132,27 @@ def test_tenancy_is_resolved_per_router_with_its_capability(demo, login):
     capability is checked there, not in the endpoint."""
     from portal.api import MerchantAuth, api
     from portal.roles import Capability
+    from redemption.api import TillKeyAuth
 
-    wanted = {"cards": Capability.CARDS, "coins": Capability.COINS}
+    wanted = {
+        "cards": Capability.CARDS,
+        "coins": Capability.COINS,
+        "redemption": Capability.REDEEM,
+    }
     seen = set()
     for router in api._get_bound_routers():
         for path_view in router.path_operations.values():
             for operation in path_view.operations:
-                [auth] = operation.auth_callbacks
-                assert isinstance(auth, MerchantAuth), operation.view_func
                 tag = (operation.tags or router.tags or ["portal"])[0]
+                auths = list(operation.auth_callbacks)
+                if tag == "redemption":  # a store's API key first, else the session
+                    key = auths.pop(0)
+                    assert isinstance(key, TillKeyAuth), operation.view_func
+                [auth] = auths
+                assert isinstance(auth, MerchantAuth), operation.view_func
                 assert auth.capability == wanted.get(tag), operation.view_func
                 seen.add(tag)
-    assert seen == {"cards", "coins", "portal"}
+    assert seen == {"cards", "coins", "portal", "redemption"}
     # Another merchant's object is a 404, as if it did not exist.
     from coins.models import Recharge
 
