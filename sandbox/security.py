@@ -22,20 +22,27 @@ TOKEN_ENV = "SANDBOX_CONTROL_TOKEN"  # noqa: S105  (the variable's name)
 # A browser's own word on where a request comes from (Fetch Metadata).
 ALLOWED_FETCH_SITES = frozenset({"same-origin", "none"})
 
+
 # The console, the payment page and the 404 page: scripts and styles are files of
 # this origin, the QR code and icons may be data: URIs, nothing frames them.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+def content_security_policy(*, form_action: tuple[str, ...] = ()) -> str:
+    """The sandbox pages' policy; ``form_action``: origins a form of the page may
+    end up at besides this one (a redirect after a POST counts in browsers)."""
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "object-src 'none'",
+            "base-uri 'self'",
+            " ".join(["form-action 'self'", *form_action]),
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
 
 
 def _refuse(status: int, message: str, **headers) -> JsonResponse:
@@ -86,5 +93,8 @@ class SandboxSecurityMiddleware:
             request.path_info.startswith("/sandbox/")
         )
         if is_sandbox:
-            response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+            # A page may widen it for itself (``response.sandbox_csp``).
+            response["Content-Security-Policy"] = getattr(
+                response, "sandbox_csp", CONTENT_SECURITY_POLICY
+            )
         return response

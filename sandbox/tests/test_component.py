@@ -311,6 +311,19 @@ def test_the_authorization_page_grants_and_redirects(
     assert "Tea Provider" in page.text and "Dumpling House" in page.text
     # ids 8 and 13 are ticked by default
     assert 'value="8" checked' in page.text and 'value="13" checked' in page.text
+    # The form ends at the provider's origin: a browser follows that redirect only
+    # if the page's form-action allows it (the portal is another origin in make run).
+    policy = page.headers["Content-Security-Policy"]
+    assert "form-action 'self' https://provider.example;" in policy
+    assert "script-src 'self';" in policy
+    # A redirect_uri that could rewrite the page's policy is refused.
+    forged = session.get(
+        page_url,
+        params={**params, "redirect_uri": "https://a.example;script-src *@b/"},
+        timeout=10,
+    )
+    assert forged.status_code == 400 and "address" in forged.text
+    assert "script-src *" not in forged.headers.get("Content-Security-Policy", "")
     csrf = session.cookies["csrftoken"]
     answer = session.post(
         page_url,

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from django.contrib import messages
@@ -14,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from .. import security
 from ..backends import component as backend
 from ..models import Account, Component, ComponentPush
 from .control import _bad, _body, control
@@ -129,14 +131,29 @@ PAGE_ERRORS = {
 
 
 def _redirect_ok(uri: str) -> bool:
+    """An http(s) URL whose host[:port] is plain (it goes into the page's policy)."""
     parts = urlsplit(uri)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
+    return parts.scheme in ("http", "https") and bool(
+        re.fullmatch(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?", parts.netloc)
+    )
 
 
 def _with_query(uri: str, params: dict) -> str:
     parts = urlsplit(uri)
     query = "&".join(q for q in (parts.query, urlencode(params)) if q)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+def _page(request, context: dict, redirect_uri: str, status: int = 200):
+    """The authorization page, whose form ends at the provider's ``redirect_uri``
+    (another origin): browsers hold a redirect after a POST to the page's
+    form-action, so the policy allows that origin too."""
+    page = render(request, "sandbox/mp/componentloginpage.html", context, status=status)
+    target = urlsplit(redirect_uri)
+    page.sandbox_csp = security.content_security_policy(
+        form_action=(f"{target.scheme}://{target.netloc}",)
+    )
+    return page
 
 
 def loginpage(request):
@@ -169,13 +186,11 @@ def loginpage(request):
         )
     context["component"] = component
     if request.method != "POST":
-        return render(request, "sandbox/mp/componentloginpage.html", context)
+        return _page(request, context, redirect_uri)
     appid = request.POST.get("authorizer_appid", "")
     if not Account.objects.filter(appid=appid).exists():
         context["form_error"] = PAGE_ERRORS["no_account"]
-        return render(
-            request, "sandbox/mp/componentloginpage.html", context, status=400
-        )
+        return _page(request, context, redirect_uri, status=400)
     func_ids = [int(v) for v in request.POST.getlist("func_id") if v.isdigit()]
     try:
         grant = backend.authorization_grant(
