@@ -20,7 +20,7 @@ import time
 
 import requests
 from PIL import Image
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 PORT = int(os.environ.get("PORT", 8000))
 SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", 8001))
@@ -105,16 +105,13 @@ def main() -> int:
         page.fill("[name=least_cost]", "100")
         page.fill("[name=brand_name]", "饺子馆")
         page.set_input_files("[data-upload-for=logo_url]", logo)
-        page.wait_for_function("document.querySelector('[name=logo_url]').value !== ''")
+        # Waits that read the page, not strings evaluated in it (the CSP forbids eval).
+        expect(page.locator("[name=logo_url]")).not_to_have_value("")
         page.set_input_files("[data-upload-for=text_image_1_url]", dish)
-        page.wait_for_function(
-            "document.querySelector('[name=text_image_1_url]').value !== ''"
-        )
+        expect(page.locator("[name=text_image_1_url]")).not_to_have_value("")
         page.fill("[name=text_image_1_text]", "手工水饺")
         page.fill("[name=description]", "不可与其他优惠同享")
-        page.wait_for_function(
-            "document.querySelector('[data-preview-title]').textContent === '全场满100减10'"
-        )
+        expect(page.locator("[data-preview-title]")).to_have_text("全场满100减10")
         page.click("[data-submit-card]")
         page.wait_for_selector("[data-card-status]")
         cards = requests.get(
