@@ -152,30 +152,48 @@ class RedemptionAttempt(models.Model):
         REFUSED = "refused", _("Refused")
 
     merchant = models.ForeignKey(
-        Merchant, on_delete=models.CASCADE, related_name="redemptions",
+        Merchant,
+        on_delete=models.CASCADE,
+        related_name="redemptions",
         verbose_name=_("merchant"),
-    )  # fmt: skip
+    )
     code = models.CharField(_("code"), max_length=64)  # as typed (normalised)
     code_ref = models.ForeignKey(
         Code, null=True, blank=True, on_delete=models.SET_NULL, related_name="attempts"
     )
     card = models.ForeignKey(
-        FriendCard, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="redemptions", verbose_name=_("card"),
-    )  # fmt: skip
+        FriendCard,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="redemptions",
+        verbose_name=_("card"),
+    )
     store = models.ForeignKey(
-        Store, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="redemptions", verbose_name=_("store"),
-    )  # fmt: skip
+        Store,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="redemptions",
+        verbose_name=_("store"),
+    )
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+", verbose_name=_("cashier"),
-    )  # fmt: skip
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("cashier"),
+    )
     api_key = models.ForeignKey(
-        "TillKey", null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="attempts", verbose_name=_("device"),
-    )  # fmt: skip
+        "TillKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="attempts",
+        verbose_name=_("device"),
+    )
     openid = models.CharField(_("WeChat user"), max_length=64, blank=True)
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)
     outcome = models.CharField(
@@ -251,9 +269,11 @@ class TillKey(models.Model):
     TENANT_FIELD = "merchant"
 
     merchant = models.ForeignKey(
-        Merchant, on_delete=models.CASCADE, related_name="till_keys",
+        Merchant,
+        on_delete=models.CASCADE,
+        related_name="till_keys",
         verbose_name=_("merchant"),
-    )  # fmt: skip
+    )
     store = models.ForeignKey(
         Store,
         on_delete=models.CASCADE,
@@ -264,9 +284,13 @@ class TillKey(models.Model):
     prefix = models.CharField(_("key starts with"), max_length=12, editable=False)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+", editable=False,
-    )  # fmt: skip
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     last_used_at = models.DateTimeField(
         _("last used"), null=True, blank=True, editable=False

@@ -406,9 +406,10 @@ def _consumed(attempt: RedemptionAttempt, *, late: bool = False) -> RedemptionAt
             )
             if record is None and attempt.card_id:
                 record = Code.objects.create(
-                    merchant_id=attempt.merchant_id, card_id=attempt.card_id,
+                    merchant_id=attempt.merchant_id,
+                    card_id=attempt.card_id,
                     code=attempt.code,
-                )  # fmt: skip
+                )
             if record is not None:
                 Code.objects.filter(pk=record.pk).update(
                     status=CodeStatus.CONSUMED,
@@ -474,9 +475,10 @@ def attempt_settle(*, attempt_id: int) -> RedemptionAttempt:
     if info.status == CodeStatus.NORMAL:
         return _refuse(attempt, Reason.NOT_CONFIRMED, answer={"status": info.status})
     return _refuse(
-        attempt, _STATUS_REASON.get(info.status, Reason.UNAVAILABLE),
+        attempt,
+        _STATUS_REASON.get(info.status, Reason.UNAVAILABLE),
         answer={"status": info.status},
-    )  # fmt: skip
+    )
 
 
 def attempts_settle_unknown(*, limit: int = 200) -> int:
@@ -516,13 +518,14 @@ def code_received(*, merchant: Merchant, payload: dict) -> Code | None:
     fields = {
         "card": card,
         "openid": str(payload.get("FromUserName", ""))[:64],
-        "outer_id": int(outer_id) if outer_id.isascii() and outer_id.isdigit()
-        and int(outer_id) < 2**31 else None,
+        "outer_id": int(outer_id)
+        if outer_id.isascii() and outer_id.isdigit() and int(outer_id) < 2**31
+        else None,
         "outer_str": str(payload.get("OuterStr", ""))[:128],
         "given_by_friend": str(payload.get("IsGiveByFriend", "0")) == "1",
         "friend_openid": str(payload.get("FriendUserName", ""))[:64],
         "received_at": _push_time(payload),
-    }  # fmt: skip
+    }
     record, created = Code.objects.get_or_create(
         merchant=merchant, code=value, defaults=fields
     )
@@ -659,9 +662,13 @@ def till_key_create(*, merchant: Merchant, store: Store, name: str, actor=None):
         raise ValidationError({"name": _("Give the device a name, like “Till 1”.")})
     raw = KEY_PREFIX + secrets.token_urlsafe(32)
     key = TillKey.objects.create(
-        merchant=merchant, store=store, name=name, prefix=raw[:12],
-        key_hash=_hash(raw), created_by=actor,
-    )  # fmt: skip
+        merchant=merchant,
+        store=store,
+        name=name,
+        prefix=raw[:12],
+        key_hash=_hash(raw),
+        created_by=actor,
+    )
     return key, raw
 
 

@@ -17,9 +17,13 @@ def _event(merchant):
     from portal.models import WeChatEvent
 
     return WeChatEvent.objects.create(
-        merchant=merchant, event="card_pass_check", msg_type="event",
-        dedupe_key=f"walk-{merchant.pk}", raw="<xml/>", payload={},
-    )  # fmt: skip
+        merchant=merchant,
+        event="card_pass_check",
+        msg_type="event",
+        dedupe_key=f"walk-{merchant.pk}",
+        raw="<xml/>",
+        payload={},
+    )
 
 
 def _card(merchant):
@@ -36,9 +40,14 @@ def _stock_order(merchant):
     from coins.models import StockOrder
 
     return StockOrder.objects.create(
-        merchant=merchant, card=_card(merchant), quantity=10, quote_id=f"q-{merchant.pk}",
-        price=6, quoted_at=timezone.now(), expires_at=timezone.now(),
-    )  # fmt: skip
+        merchant=merchant,
+        card=_card(merchant),
+        quantity=10,
+        quote_id=f"q-{merchant.pk}",
+        price=6,
+        quoted_at=timezone.now(),
+        expires_at=timezone.now(),
+    )
 
 
 def _recharge(merchant):
@@ -58,9 +67,13 @@ def _ledger(merchant):
     from coins.models import LedgerEntry
 
     return LedgerEntry.objects.create(
-        merchant=merchant, order_id=f"l-{merchant.pk}", order_type="ORDER_TYPE_SYS_ADD",
-        status="ORDER_STATUS_FINANCE_SUCC", create_time=timezone.now(), free_coin_count=200,
-    )  # fmt: skip
+        merchant=merchant,
+        order_id=f"l-{merchant.pk}",
+        order_type="ORDER_TYPE_SYS_ADD",
+        status="ORDER_STATUS_FINANCE_SUCC",
+        create_time=timezone.now(),
+        free_coin_count=200,
+    )
 
 
 def _channel(merchant):
@@ -75,18 +88,24 @@ def _qrcode(merchant):
     from distribution.models import QRCode
 
     return QRCode.objects.create(
-        merchant=merchant, card=_card(merchant), channel=_channel(merchant),
-        status="ready", url="http://weixin.qq.com/q/walk", ticket="t",
-    )  # fmt: skip
+        merchant=merchant,
+        card=_card(merchant),
+        channel=_channel(merchant),
+        status="ready",
+        url="http://weixin.qq.com/q/walk",
+        ticket="t",
+    )
 
 
 def _campaign(merchant):
     from distribution.models import Campaign
 
     campaign = Campaign.objects.create(
-        merchant=merchant, slug=f"walk{merchant.pk}", title="Walk",
+        merchant=merchant,
+        slug=f"walk{merchant.pk}",
+        title="Walk",
         channel=_channel(merchant),
-    )  # fmt: skip
+    )
     campaign.cards.add(_card(merchant))
     return campaign
 

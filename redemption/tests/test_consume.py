@@ -169,9 +169,11 @@ def test_the_same_idempotency_key_gets_the_same_answer(
     assert RedemptionAttempt.objects.count() == 1
     assert sandbox.calls("card/code/consume") == 1
     later = services.code_consume(
-        merchant=stocked_card.merchant, code=got["code"], store=till_store,
+        merchant=stocked_card.merchant,
+        code=got["code"],
+        store=till_store,
         idempotency_key="pos-7-0001",
-    )  # fmt: skip
+    )
     assert later.pk == attempts[0].pk and later.outcome == A.CONSUMED
 
 

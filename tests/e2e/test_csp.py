@@ -130,8 +130,13 @@ def test_main_pages_raise_no_csp_violation(
     get_user_model().objects.create_superuser("csp_root", "", "a-long-enough-pass-91")
     page.context.clear_cookies()
     _sign_in(page, base, "csp_root", "a-long-enough-pass-91")
-    for path in ("/ops/", "/ops/portal/merchant/", f"/ops/portal/merchant/{bistro.pk}/change/",
-                 "/ops/auth/user/", "/ops/django_celery_beat/periodictask/add/"):  # fmt: skip
+    for path in (
+        "/ops/",
+        "/ops/portal/merchant/",
+        f"/ops/portal/merchant/{bistro.pk}/change/",
+        "/ops/auth/user/",
+        "/ops/django_celery_beat/periodictask/add/",
+    ):
         violations[path] = _visit(page, base + path, console)
 
     assert {path: found for path, found in violations.items() if found} == {}
@@ -151,13 +156,16 @@ def test_ledger_filters_fit_one_line_and_the_table_scrolls_in_its_box(
     bistro = live_demo["Demo Bistro"]
     LedgerEntry.objects.bulk_create(
         LedgerEntry(
-            merchant=bistro, order_id=f"phone-{i}", order_type="ORDER_TYPE_WXPAY",
+            merchant=bistro,
+            order_id=f"phone-{i}",
+            order_type="ORDER_TYPE_WXPAY",
             status="ORDER_STATUS_SUCC" if i % 3 else "ORDER_STATUS_ROLLBACK",
-            create_time=timezone.now() - timedelta(hours=i), pay_coin_count=Decimal(10),
+            create_time=timezone.now() - timedelta(hours=i),
+            pay_coin_count=Decimal(10),
             desc="充值券点 · recharge",
         )
         for i in range(12)
-    )  # fmt: skip
+    )
     base = live_server.url
     _sign_in(page, base, "demo_staff")
     page.goto(base + "/admin/coins/ledgerentry/")
