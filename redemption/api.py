@@ -327,6 +327,17 @@ def consume(
             api_key=caller.api_key,
             idempotency_key=key,
         )
+    except services.KeyReused:
+        return error(
+            request,
+            422,
+            ErrorCode.CONFLICT,
+            _(
+                "This Idempotency-Key was already used for another code: use a new "
+                "key for each code."
+            ),
+            "Idempotency-Key",
+        )
     except services.InProgress:
         return error(
             request,

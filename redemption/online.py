@@ -427,6 +427,13 @@ def _consume(request, merchant, lookup, link, store, key):
         )
     except services.InProgress as exc:
         attempt = exc.attempt
+    except services.KeyReused:  # a form's key that answered another code
+        return _problem(
+            request,
+            _("This page is out of date. Open the coupon again from WeChat."),
+            status=400,
+            merchant=merchant,
+        )
     if attempt.outcome == A.REFUSED and attempt.reason in _FINAL:
         services.online_mark(
             merchant=merchant, lookup=lookup, openid=link["openid"], mark=False

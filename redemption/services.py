@@ -210,6 +210,15 @@ def _record_status(*, merchant: Merchant, card: FriendCard, info) -> Code:
 
 
 # --- consume ---------------------------------------------------------------------------
+class KeyReused(Exception):
+    """An Idempotency-Key already answered for another code: its answer is not this
+    code's (a POS that reuses keys must not read "redeemed" for a code that was not)."""
+
+    def __init__(self, attempt: RedemptionAttempt):
+        self.attempt = attempt
+        super().__init__("idempotency key reused")
+
+
 class InProgress(Exception):
     """The same Idempotency-Key is being answered by a concurrent request."""
 
@@ -242,7 +251,7 @@ def code_consume(
             merchant=merchant, idempotency_key=idempotency_key
         ).first()
         if previous is not None:
-            return _same_answer(previous)
+            return _same_answer(previous, code)
     value = normalize_code(code)
     try:
         attempt = RedemptionAttempt.objects.create(
@@ -259,7 +268,7 @@ def code_consume(
         previous = RedemptionAttempt.objects.get(
             merchant=merchant, idempotency_key=idempotency_key
         )
-        return _same_answer(previous)
+        return _same_answer(previous, code)
     if value is None:
         return _refuse(attempt, Reason.INVALID_CODE)
     known = _answer_from_the_database(attempt)
@@ -311,7 +320,10 @@ def code_consume(
     return _consumed(attempt)
 
 
-def _same_answer(previous: RedemptionAttempt) -> RedemptionAttempt:
+def _same_answer(previous: RedemptionAttempt, code) -> RedemptionAttempt:
+    asked = normalize_code(code) or str(code or "")[:64]
+    if asked != previous.code:
+        raise KeyReused(previous)
     if previous.outcome == A.PENDING and previous.finished_at is None:
         raise InProgress(previous)
     return previous

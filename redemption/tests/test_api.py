@@ -656,3 +656,21 @@ def test_the_openapi_docs_show_both_ways_in(live_demo, live_server, login):
     assert schema["components"]["securitySchemes"]["TillKeyAuth"]["scheme"] == "bearer"
     examples = json.dumps(consume["requestBody"])
     assert "123456789012" in examples
+
+
+def test_an_idempotency_key_reused_for_another_code_is_refused(
+    stocked_card, receive, till_store, sandbox, live_server
+):
+    """A POS that reuses its Idempotency-Key must not read "redeemed" for a code that
+    was not: the key's answer belongs to its own code only."""
+    first, second = receive(stocked_card, "o_first"), receive(stocked_card, "o_second")
+    pos = bearer(key_for(till_store))
+    done = post(pos, live_server, "consume", first["code"], key="pos-reused-1")
+    assert done.status_code == 200
+    reused = post(pos, live_server, "consume", second["code"], key="pos-reused-1")
+    assert_error(reused, 422, "conflict", "Idempotency-Key")
+    assert sandbox.calls("card/code/consume") == 1
+    codes = sandbox.control("GET", "codes?openid=o_second")["codes"]
+    assert [c["status"] for c in codes] == ["NORMAL"]
+    again = post(pos, live_server, "consume", first["code"], key="pos-reused-1")
+    assert again.json()["attempt_id"] == done.json()["attempt_id"]
