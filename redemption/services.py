@@ -282,6 +282,8 @@ def code_consume(
         attempt.card, attempt.code_ref = lookup.card, lookup.record
     online = openid is not None
     if lookup.reason:
+        if lookup.reason == Reason.ALREADY_CONSUMED:
+            _give_to_a_lost_attempt(attempt)
         return _refuse(attempt, lookup.reason, errcode=lookup.errcode)
     while not _claim(attempt):
         # Another attempt holds the code: its answer is ours too, unless it
@@ -314,6 +316,7 @@ def code_consume(
         reason = _ERRCODE_REASON.get(exc.code, Reason.INVALID_CODE)
         if reason == Reason.ALREADY_CONSUMED:
             _learned_consumed(attempt)
+            _give_to_a_lost_attempt(attempt)
         return _refuse(
             attempt, reason, errcode=exc.errcode, answer={"errcode": exc.errcode}
         )
@@ -448,6 +451,27 @@ def _consumed(attempt: RedemptionAttempt, *, late: bool = False) -> RedemptionAt
         )
     attempt.refresh_from_db()
     return attempt
+
+
+def _give_to_a_lost_attempt(attempt: RedemptionAttempt) -> None:
+    """WeChat now says consumed and no attempt of ours has it: an earlier consume of
+    ours whose answer was lost (unknown, or closed "not confirmed" because code/get
+    still said NORMAL then) went through late — it is that attempt's (as code_check
+    does on a push, which may never come). The retry is told "already redeemed" with
+    when and where, the till's own redemption."""
+    ours = RedemptionAttempt.objects.filter(
+        merchant_id=attempt.merchant_id, code=attempt.code
+    ).exclude(pk=attempt.pk)
+    if ours.filter(outcome=A.CONSUMED).exists():
+        return
+    lost = (
+        ours.filter(sent_at__isnull=False)
+        .filter(Q(outcome=A.UNKNOWN) | Q(reason=Reason.NOT_CONFIRMED))
+        .order_by("-sent_at")
+        .first()
+    )
+    if lost is not None:
+        _consumed(lost, late=lost.outcome != A.UNKNOWN)
 
 
 def _learned_consumed(attempt: RedemptionAttempt) -> None:

@@ -57,6 +57,10 @@ def signed_in(
     return http
 
 
+def _status_at_wechat(merchant, code: str) -> str:
+    return wechat.for_merchant(merchant).code.get(code, check_consume=False).status
+
+
 def key_for(store: Store, name: str = "Till 1") -> str:
     _key, raw = services.till_key_create(
         merchant=store.merchant, store=store, name=name
@@ -448,6 +452,29 @@ def test_a_lost_answer_is_settled_by_reading_never_by_consuming_again(
     _consume_refused(live_server, till_store, got["code"], 409, "already_consumed")
     same = post(pos, live_server, "consume", got["code"], key="pos-lost-1")
     assert same.status_code == 200 and same.json()["attempt_id"] == attempt.pk
+    assert sandbox.calls("card/code/consume") == 1
+
+
+def test_a_late_consume_whose_push_never_comes_is_found_by_the_retry(
+    stocked_card, receive, till_store, sandbox, live_server
+):
+    """The consume lands after its answer was lost and WeChat's push is lost too: the
+    cashier's retry finds the code consumed and gives it to the first attempt (late),
+    saying "already redeemed" with when and where — no second consume."""
+    got = receive(stocked_card)
+    pos = bearer(key_for(till_store))
+    sandbox.fault("timeout", path="card/code/consume", remaining=1, latency_ms=2500)
+    first = post(pos, live_server, "consume", got["code"], key="pos-late-1")
+    assert_error(first, 503, "not_confirmed")
+    assert sandbox.wait_calls("card/code/consume", stocked_card.merchant.appid, 1) == 1
+    deadline = time.monotonic() + 10
+    while _status_at_wechat(stocked_card.merchant, got["code"]) != "CONSUMED":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    retry = post(pos, live_server, "consume", got["code"])  # no events processed
+    assert_error(retry, 409, "already_consumed")
+    attempt = RedemptionAttempt.objects.get(idempotency_key="pos-late-1")
+    assert attempt.outcome == A.CONSUMED and attempt.late
     assert sandbox.calls("card/code/consume") == 1
 
 
