@@ -165,6 +165,29 @@ def test_the_preview_stays_in_view_while_typing_on_a_phone(
     page.context.close()
 
 
+def test_the_preview_stays_beside_the_form_while_typing_on_a_desktop(
+    browser, live_server, showcase
+):
+    """Issue 9 A.4 at 1280 px: the preview is beside the form and stays in view
+    (sticky) far down the form, answering what is typed."""
+    page = _page(browser, live_server.url, lang="en", width=1280, height=800)
+    page.goto(f"{live_server.url}/admin/cards/friendcard/add/")
+    preview = page.locator("[data-preview]")
+    form = page.locator("fieldset.module").first
+    assert preview.bounding_box()["x"] > form.bounding_box()["x"] + 300  # beside it
+    page.fill("[name=reduce_cost]", "50")
+    page.fill("[name=least_cost]", "500")
+    page.fill("[name=custom_url_name]", "立即使用")
+    page.locator("[name=custom_url_name]").scroll_into_view_if_needed()
+    page.wait_for_function(
+        "document.querySelector('[data-preview-title]').textContent === '全场满500减50'"
+    )
+    assert page.evaluate("window.scrollY") > 600  # far down the form
+    box = page.locator("[data-preview-title]").bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 800
+    page.context.close()
+
+
 def test_an_untouched_form_has_no_errors_and_a_long_validity_has_room(
     browser, live_server, showcase
 ):
