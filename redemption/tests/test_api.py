@@ -275,7 +275,9 @@ def test_in_progress_while_another_till_is_with_wechat(
     )
     thread.start()
     deadline = time.monotonic() + 5
-    while not RedemptionAttempt.objects.filter(sent_at__isnull=False).exists():
+    while not RedemptionAttempt.objects.filter(
+        code=got["code"], sent_at__isnull=False
+    ).exists():
         assert time.monotonic() < deadline
         time.sleep(0.02)
     _consume_refused(live_server, till_store, got["code"], 409, "in_progress")
@@ -492,7 +494,9 @@ def consume_losing_the_answer_and_the_reads(
     )
     thread.start()
     deadline = time.monotonic() + 10
-    while not RedemptionAttempt.objects.filter(sent_at__isnull=False).exists():
+    while not RedemptionAttempt.objects.filter(
+        code=code, sent_at__isnull=False
+    ).exists():
         assert time.monotonic() < deadline
         time.sleep(0.02)
     sandbox.fault("http_500", path="card/code/get", remaining=reads)

@@ -411,7 +411,12 @@ def recharges_settle_all(account: Account, *, success: bool = True) -> int:
             ).pk
         )
     if pushes:
-        threading.Thread(target=_deliver_all, args=(pushes,), daemon=True).start()
+        threading.Thread(
+            target=_deliver_all,
+            args=(pushes,),
+            daemon=True,
+            name=push.PUSH_THREAD,
+        ).start()
     return len(pushes)
 
 

@@ -16,7 +16,7 @@ import requests
 
 from ..models import Account, Authorization, Component, ComponentPush
 from . import clock, pushcrypto
-from .push import RETRIES, TIMEOUT, _element
+from .push import PUSH_THREAD, RETRIES, TIMEOUT, _element
 
 log = logging.getLogger("sandbox.component")
 
@@ -44,7 +44,9 @@ def component_push(
     )
     if wait:
         return component_push_deliver(push)
-    threading.Thread(target=_deliver_in_thread, args=(push.pk,), daemon=True).start()
+    threading.Thread(
+        target=_deliver_in_thread, args=(push.pk,), daemon=True, name=PUSH_THREAD
+    ).start()
     return push
 
 

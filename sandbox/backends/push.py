@@ -129,6 +129,11 @@ def _target(account: Account):
     )
 
 
+# The name of the threads that deliver pushes in the background (one may wait for
+# them: the tests do before they empty the database).
+PUSH_THREAD = "sandbox-push"
+
+
 def push_event(
     account: Account,
     *,
@@ -142,7 +147,9 @@ def push_event(
     push = push_create(account, event=event, fields=fields, from_user=from_user)
     if wait:
         return push_deliver(push)
-    thread = threading.Thread(target=_deliver_in_thread, args=(push.pk,), daemon=True)
+    thread = threading.Thread(
+        target=_deliver_in_thread, args=(push.pk,), daemon=True, name=PUSH_THREAD
+    )
     thread.start()
     return push
 
