@@ -288,7 +288,23 @@ def sandbox(live_server, settings, transactional_db) -> SandboxHandle:
     settings.WECHAT_API_BASE = live_server.url + "/sandbox/"
     settings.WECHAT_MP_BASE = live_server.url + "/sandbox/mp/"  # SPEC §8's page
     settings.WECHAT_TIMEOUT = 2.0
-    return SandboxHandle(live_server.url + "/sandbox/")
+    yield SandboxHandle(live_server.url + "/sandbox/")
+    _wait_for_background_pushes()
+
+
+def _wait_for_background_pushes(timeout: float = 15.0) -> None:
+    """The sandbox delivers some pushes from background threads (as WeChat pushes
+    after answering): let them finish before the test's database is emptied, or
+    one still writing deadlocks the flush and leaves rows to the next test."""
+    import threading
+    import time
+
+    from sandbox.backends.push import PUSH_THREAD
+
+    deadline = time.monotonic() + timeout
+    for thread in threading.enumerate():
+        if thread.name == PUSH_THREAD:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 @pytest.fixture

@@ -164,8 +164,11 @@ def test_bad_recharge_amounts_are_refused_and_nothing_is_written(
 
 @pytest.mark.celery_worker
 def test_a_worker_killed_mid_poll_and_the_next_poll_settles(
-    coins_on, sandbox, live_server, celery_worker_process
+    coins_on, sandbox, live_server
 ):
+    """Both workers listen on queues of their own: the hints that the setup's
+    pushes queued (a poll, a ledger sync) reach neither, so nothing but the two
+    polls this test sends can touch the recharge."""
     from conftest import start_celery_worker, stop_celery_worker
 
     merchant = coins_on.merchant
@@ -174,11 +177,11 @@ def test_a_worker_killed_mid_poll_and_the_next_poll_settles(
     sandbox.control(
         "POST", f"recharges/{recharge.order_id}/pay", json={"success": True}
     )
-    # A worker of its own queue takes this poll, and dies in the middle of it.
-    queue = f"doomed-{os.getpid()}"
+    # A worker takes this poll, and dies in the middle of it.
+    doomed_queue = f"doomed-{os.getpid()}"
     doomed, log = start_celery_worker(
         live_server.url,
-        queue=queue,
+        queue=doomed_queue,
         RECHARGE_POLL_LEASE_SECONDS="1",
         WECHAT_TIMEOUT="10",
     )
@@ -186,11 +189,12 @@ def test_a_worker_killed_mid_poll_and_the_next_poll_settles(
         sandbox.fault("latency", path="card/pay/getorder", latency_ms=4000, remaining=1)
         _due_now(recharge)
         marked = Recharge.objects.get(pk=recharge.pk).next_poll_at
-        tasks.poll_recharges.apply_async(queue=queue)
+        tasks.poll_recharges.apply_async(queue=doomed_queue)
         for _ in range(150):  # the doomed worker claims the recharge …
             if Recharge.objects.get(pk=recharge.pk).next_poll_at != marked:
                 break
             time.sleep(0.1)
+        assert Recharge.objects.get(pk=recharge.pk).next_poll_at != marked
         time.sleep(1.0)  # … and waits for getorder's answer (4 s late)
         os.kill(doomed.pid, signal.SIGKILL)
         doomed.wait(10)
@@ -198,15 +202,28 @@ def test_a_worker_killed_mid_poll_and_the_next_poll_settles(
         stop_celery_worker(doomed, log)
     recharge.refresh_from_db()
     assert recharge.status == Recharge.Status.WAITING  # the killed poll settled nothing
-    time.sleep(1.2)  # the dead poller's lease runs out
-    tasks.poll_recharges.delay()  # the next beat tick, on the surviving worker
-    for _ in range(100):
-        recharge.refresh_from_db()
-        if recharge.status != Recharge.Status.WAITING:
-            break
-        time.sleep(0.1)
+    # The dead poller's lease (1 s) has run out: the next beat tick, on a worker
+    # that lives, settles it.
+    survivor_queue = f"survivor-{os.getpid()}"
+    survivor, log = start_celery_worker(live_server.url, queue=survivor_queue)
+    try:
+        tasks.poll_recharges.apply_async(queue=survivor_queue)
+        for _ in range(100):
+            recharge.refresh_from_db()
+            if recharge.status != Recharge.Status.WAITING:
+                break
+            time.sleep(0.1)
+    finally:
+        stop_celery_worker(survivor, log)
     assert recharge.status == Recharge.Status.PAID
     assert CoinEvent.objects.filter(kind="recharge_paid").count() == 1
+    # The sandbox answers the dead poll's call when its 4 s are up (to nobody):
+    # let it, or it runs against the next test's database.
+    for _ in range(100):
+        if sandbox.calls("card/pay/getorder") >= 2:
+            break
+        time.sleep(0.1)
+    assert sandbox.calls("card/pay/getorder") == 2  # the dead poll's, and the next
 
 
 def test_many_waiting_recharges_are_read_in_bulk(coins_on, sandbox):
