@@ -350,12 +350,14 @@ def _rows(ids: list[int], now: datetime) -> list[Row]:
         m.pk: m
         for m in Merchant.objects.filter(pk__in=ids)
         .select_related("coin_account")
-        .defer(
-            "appsecret",
-            "event_token",
-            "encoding_aes_key",
-            "authorizer_refresh_token",
-            "authorizer_info",
+        .only(  # what a row shows (never a secret)
+            "pk",
+            "name",
+            "appid",
+            "authorization",
+            "func_ids",
+            "coin_account__activated_at",
+            "coin_account__total_coin",
         )
         .annotate(
             redeemed_today=_count(

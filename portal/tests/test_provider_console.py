@@ -63,6 +63,24 @@ def test_the_console_shows_every_sub_merchant_with_its_figures(acme, acme_client
         assert f'data-merchant="{e.appid}" data-state="{e.state}"' in html
 
 
+def test_the_rows_show_the_figures_and_escape_every_name(acme, acme_client):
+    expected = provider_factory.build(acme, 3)
+    hostile = '<img src=x onerror="alert(1)"> & Co'
+    Merchant.objects.filter(appid=expected[0].appid).update(name=hostile)
+    html = acme_client.get(reverse("provider:console")).content.decode()
+    assert hostile not in html
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt; &amp; Co</a>" in html
+    for e in expected:
+        row = html.split(f'data-merchant="{e.appid}"', 1)[1].split("</tr>", 1)[0]
+        assert f"<td class=\"num\" data-stock>{e.stock}</td>" in row
+        assert f"<td class=\"num\">{e.in_review} / {e.approved}</td>" in row
+        if e.coins_open:
+            assert f"data-balance>{e.balance:.2f}</td>" in row
+        else:
+            assert "data-balance><span class=\"muted\">not open</span>" in row
+        assert f'name="merchant" value="{Merchant.objects.get(appid=e.appid).pk}"' in row
+
+
 def test_search_filters_and_alerts(acme, acme_client):
     expected = provider_factory.build(acme, 40)
     url = reverse("provider:console")
