@@ -10,7 +10,6 @@ refuses any other method, so no view skips the permission or the capability chec
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -27,7 +26,6 @@ from django.http import (
     HttpResponse,
     HttpResponseNotAllowed,
     HttpResponseRedirect,
-    StreamingHttpResponse,
 )
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -40,6 +38,7 @@ from django.utils.translation import gettext_lazy
 
 from cards.models import CardStatus, FriendCard
 from portal.admin_base import MerchantScopedAdmin
+from portal.exports import csv_response, local_time
 from portal.labels import source_label
 from portal.roles import Capability
 from portal.sites import portal_site
@@ -507,16 +506,6 @@ def _display(line: selectors.LedgerLine) -> dict:
     }
 
 
-CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_text(value) -> str:
-    """A text cell Excel will not run as a formula (OWASP: CSV injection): a cell
-    starting with = + - @, a tab or a carriage return gets a leading apostrophe."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(CSV_FORMULA_START) else text
-
-
 @admin.register(LedgerEntry, site=portal_site)
 class LedgerEntryAdmin(CoinsAdmin):
     """WeChat's coin ledger, kept locally: keyset pages, filters, CSV, reconciliation."""
@@ -612,48 +601,26 @@ class LedgerEntryAdmin(CoinsAdmin):
         lines = selectors.ledger_export_lines(
             merchant=request.merchant, filters=form.filters()
         )
-        zone = timezone.get_current_timezone_name()
-        header = [str(c) for c in self.CSV_COLUMNS]
-        header[0] = f"{header[0]} ({zone})"
-
-        def local(moment) -> str:
-            return (
-                timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S")
-                if moment
-                else ""
-            )
-
-        def rows():
-            buffer = io.StringIO()
-            writer = csv.writer(buffer)
-            buffer.write("\ufeff")
-            writer.writerow([csv_text(h) for h in header])
-            yes, no = _("yes"), _("no")
-            for count, line in enumerate(lines, 1):
-                e = line.entry
-                writer.writerow(
-                    [
-                        local(e.create_time),
-                        csv_text(e.get_order_type_display()),
-                        csv_text(e.get_status_display()),
-                        yes if line.counted else no,
-                        csv_text(e.desc),
-                        f"{line.free:.2f}",
-                        f"{line.pay:.2f}",
-                        f"{line.balance:.2f}",
-                        local(e.pay_finish_time),
-                        csv_text(e.order_id),
-                    ]
-                )
-                if count % 500 == 0:
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate(0)
-            yield buffer.getvalue()
-
-        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="coin-ledger.csv"'
-        return response
+        yes, no = _("yes"), _("no")
+        cents = Decimal("0.01")
+        rows = (
+            [
+                local_time(line.entry.create_time),
+                line.entry.get_order_type_display(),
+                line.entry.get_status_display(),
+                yes if line.counted else no,
+                line.entry.desc,
+                line.free.quantize(cents),
+                line.pay.quantize(cents),
+                "" if line.balance is None else line.balance.quantize(cents),
+                local_time(line.entry.pay_finish_time),
+                line.entry.order_id,
+            ]
+            for line in lines
+        )
+        return csv_response(
+            filename="coin-ledger.csv", columns=self.CSV_COLUMNS, rows=rows
+        )
 
     @coin_view(GET="view", POST="act")
     def sync_view(self, request):

@@ -9,14 +9,11 @@ four characters, and cannot export.
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -24,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cards.models import FriendCard
+from portal.exports import csv_response, local_time
 from portal.roles import Capability, can
 from portal.sites import portal_site
 
@@ -32,14 +30,7 @@ from .models import Channel, CodeEvent, ConsumeSource, Reason, RedemptionAttempt
 
 A = RedemptionAttempt.Outcome
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
-CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 TONES = {A.CONSUMED: "tone-ok", A.REFUSED: "tone-bad", A.UNKNOWN: "tone-warn"}
-
-
-def csv_text(value) -> str:
-    """A cell Excel will not run as a formula (the ledger CSV's rule)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(CSV_FORMULA_START) else text
 
 
 def masked(code: str) -> str:
@@ -261,39 +252,22 @@ def history_csv(request):
     rows = selectors.history_queryset(
         merchant=merchant, filters=form.filters(), scope=scope
     )
-    zone = timezone.get_current_timezone_name()
-    header = [str(c) for c in CSV_COLUMNS]
-    header[0] = f"{header[0]} ({zone})"
-
-    def lines():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        buffer.write("\ufeff")
-        writer.writerow([csv_text(h) for h in header])
-        for count, a in enumerate(rows.iterator(chunk_size=2000), 1):
-            writer.writerow(
-                [
-                    timezone.localtime(a.created_at).strftime("%Y-%m-%d %H:%M:%S"),
-                    csv_text(a.code),
-                    csv_text(a.card.title if a.card else ""),
-                    csv_text(a.store.name if a.store else ""),
-                    csv_text(selectors.who_label(a)),
-                    csv_text(a.get_channel_display()),
-                    csv_text(a.get_outcome_display()),
-                    csv_text(a.reason_message),
-                    "" if a.errcode is None else a.errcode,
-                    a.pk,
-                ]
-            )
-            if count % 500 == 0:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate(0)
-        yield buffer.getvalue()
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="redemptions.csv"'
-    return response
+    lines = (
+        [
+            local_time(a.created_at),
+            a.code,
+            a.card.title if a.card else "",
+            a.store.name if a.store else "",
+            selectors.who_label(a),
+            a.get_channel_display(),
+            a.get_outcome_display(),
+            a.reason_message,
+            "" if a.errcode is None else a.errcode,
+            a.pk,
+        ]
+        for a in rows.iterator(chunk_size=2000)
+    )
+    return csv_response(filename="redemptions.csv", columns=CSV_COLUMNS, rows=lines)
 
 
 def elsewhere_source(event: CodeEvent) -> str:

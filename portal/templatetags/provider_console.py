@@ -44,13 +44,17 @@ def console_rows(rows) -> SafeString:
         if row.coins_open:
             add(f'<td class="num" data-balance>{formats.localize(row.balance)}</td>')
         else:
-            add(f'<td class="num" data-balance><span class="muted">{not_open}</span></td>')
+            add(
+                f'<td class="num" data-balance><span class="muted">{not_open}</span></td>'
+            )
         add(f'<td class="num">{row.in_review} / {row.approved}</td>')
         add(f'<td class="num" data-stock>{row.stock}</td>')
         add(f'<td class="num">{row.redemptions_today} / {row.redemptions_week}</td>')
         if row.last_event_at:
             at = timezone.localtime(row.last_event_at).strftime("%Y-%m-%d %H:%M")
-            add(f"<td><code>{escape(row.last_event)}</code><br><small>{at}</small></td>")
+            add(
+                f"<td><code>{escape(row.last_event)}</code><br><small>{at}</small></td>"
+            )
         else:
             add('<td><span class="muted">—</span></td>')
         add("<td>")

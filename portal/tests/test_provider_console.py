@@ -72,13 +72,15 @@ def test_the_rows_show_the_figures_and_escape_every_name(acme, acme_client):
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt; &amp; Co</a>" in html
     for e in expected:
         row = html.split(f'data-merchant="{e.appid}"', 1)[1].split("</tr>", 1)[0]
-        assert f"<td class=\"num\" data-stock>{e.stock}</td>" in row
-        assert f"<td class=\"num\">{e.in_review} / {e.approved}</td>" in row
+        assert f'<td class="num" data-stock>{e.stock}</td>' in row
+        assert f'<td class="num">{e.in_review} / {e.approved}</td>' in row
         if e.coins_open:
             assert f"data-balance>{e.balance:.2f}</td>" in row
         else:
-            assert "data-balance><span class=\"muted\">not open</span>" in row
-        assert f'name="merchant" value="{Merchant.objects.get(appid=e.appid).pk}"' in row
+            assert 'data-balance><span class="muted">not open</span>' in row
+        assert (
+            f'name="merchant" value="{Merchant.objects.get(appid=e.appid).pk}"' in row
+        )
 
 
 def test_search_filters_and_alerts(acme, acme_client):
