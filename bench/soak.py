@@ -196,7 +196,10 @@ class Runall:
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                # Its session: runall's children run in process groups of their own.
+                subprocess.run(
+                    ["pkill", "-KILL", "-s", str(self.proc.pid)], check=False
+                )
                 self.proc.wait()
         self.exit_status = self.proc.returncode
         self.log.close()

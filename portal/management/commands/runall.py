@@ -6,7 +6,8 @@ worker and Celery beat. A child that dies is started again, after a back-off tha
 doubles from 1 s to 30 s while it keeps dying and starts over once it has stayed up
 a minute; each death and restart is logged with the child's name and exit status.
 Only Ctrl-C or SIGTERM stops everything: every child gets SIGTERM, stragglers get
-SIGKILL after 15 s, and the command exits 0.
+SIGKILL after 15 s, whatever a child leaves behind (its group) is reaped, and the
+command exits 0.
 
 The children run with umask 077: what they create under var/ (the SQLite database
 and its -wal/-shm, the broker's files, the local secrets) is readable by this user
@@ -52,6 +53,16 @@ def _die_with_parent() -> None:
     killed runall leaves no server holding its ports."""
     with contextlib.suppress(Exception):
         ctypes.CDLL(None).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+
+
+def _reap_group(proc: subprocess.Popen) -> None:
+    """SIGKILL what is left of a child that has exited: a worker killed with
+    SIGKILL leaves its pool processes behind, orphans holding each other's pipes
+    open, that would outlive runall itself."""
+    if os.name != "posix":
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 @dataclass
@@ -209,6 +220,9 @@ class Command(BaseCommand):
             env=self._env,
             cwd=settings.BASE_DIR,
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            # A group of its own: what it forks (gunicorn's and Celery's pool
+            # processes) can be reaped with it when it dies or stops.
+            process_group=0 if os.name == "posix" else None,
         )
         child.started_at = time.monotonic()
         child.restart_at = None
@@ -227,6 +241,7 @@ class Command(BaseCommand):
             f"{_exit_status(child.proc.returncode)} after {uptime:.0f} s; "
             f"restarting in {delay:.0f} s"
         )
+        _reap_group(child.proc)
         child.proc = None
 
     @staticmethod
@@ -263,3 +278,5 @@ class Command(BaseCommand):
                 self._log(f"{child.name} did not stop in {STOP_GRACE:.0f} s: SIGKILL")
                 child.proc.kill()
                 child.proc.wait()
+        for child in running:
+            _reap_group(child.proc)
