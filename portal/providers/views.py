@@ -147,17 +147,6 @@ def console(request):
         page=request.GET.get("page", 1),
     )
     labels = _alert_labels()
-    detail = reverse("provider:merchant", args=[0]).rsplit("0/", 1)[0]
-    rows = [
-        {
-            "row": row,
-            "m": row.merchant,
-            "url": f"{detail}{row.merchant.pk}/",
-            "state": row.merchant.get_authorization_display(),
-            "badges": [(key, labels[key]) for key in row.alerts],
-        }
-        for row in data.rows
-    ]
     alerts = [
         {
             "key": key,
@@ -174,7 +163,12 @@ def console(request):
         provider,
         title=_("Provider console"),
         data=data,
-        rows=rows,
+        rows=data.rows,
+        row_links=reverse("provider:merchant", args=[0]).rsplit("0/", 1)[0],
+        states_counted=[
+            (value, label, data.state_counts.get(value, 0))
+            for value, label in Merchant.Authorization.choices
+        ],
         alerts=alerts,
         alert_labels=labels,
         states=Merchant.Authorization.choices,

@@ -23,21 +23,33 @@ def escape(value) -> str:
 
 
 @register.simple_tag
-def console_rows(rows) -> SafeString:
+def console_rows(rows, alert_labels: dict, links: str) -> SafeString:
+    """``rows``: the page's ``selectors.Row``s; ``links``: the merchant page's path
+    without the id; ``alert_labels``: each alert's words."""
+    from portal.models import Merchant
+
     not_open = escape(_("not open"))
     open_label = escape(_("Open"))
+    states = {value: escape(label) for value, label in Merchant.Authorization.choices}
+    badges = {
+        key: f'<span class="badge alert-{escape(key)}">{escape(label)}</span> '
+        for key, label in alert_labels.items()
+    }
     parts: list[str] = []
     add = parts.append
-    for r in rows:
-        m, row = r["m"], r["row"]
+    for row in rows:
+        m = row.merchant
         appid = escape(m.appid)
         state = escape(m.authorization)
         add(f'<tr data-merchant="{appid}" data-state="{state}">')
         add(
-            f'<td><a href="{escape(r["url"])}">{escape(m.name)}</a><br>'
+            f'<td><a href="{escape(links)}{m.pk}/">{escape(m.name)}</a><br>'
             f'<code class="appid">{appid}</code></td>'
         )
-        add(f'<td><span class="state state-{state}">{escape(r["state"])}</span>')
+        add(
+            f'<td><span class="state state-{state}">'
+            f"{states.get(m.authorization, state)}</span>"
+        )
         if row.state_words:
             add(f'<br><small class="state-words">{escape(row.state_words)}</small>')
         add("</td>")
@@ -58,8 +70,7 @@ def console_rows(rows) -> SafeString:
         else:
             add('<td><span class="muted">—</span></td>')
         add("<td>")
-        for key, label in r["badges"]:
-            add(f'<span class="badge alert-{escape(key)}">{escape(label)}</span> ')
+        add("".join(badges[key] for key in row.alerts if key in badges))
         add(
             f'</td><td><button type="submit" name="merchant" value="{m.pk}" '
             f'data-enter="{appid}">{open_label}</button></td></tr>'

@@ -126,6 +126,51 @@ def test_sorting_and_pages(acme, acme_client):
     assert stocks == sorted(e.stock for e in expected if e.rejected)
 
 
+def test_every_sort_orders_by_its_figure_then_by_name(acme, acme_client):
+    expected = {e.appid: e for e in provider_factory.build(acme, 30)}
+    url = reverse("provider:console")
+    figures = {
+        "review": lambda e: e.in_review,
+        "stock": lambda e: e.stock,
+        "redemptions": lambda e: e.redemptions_today,  # all of them this week
+        "balance": lambda e: e.balance or 0,
+        "state": lambda e: e.state,
+        "name": lambda e: "",
+    }
+    for key, figure in figures.items():
+        for sort in (key, f"-{key}"):
+            if sort == "-state":
+                continue
+            got = [
+                r.merchant.appid for r in _rows(acme_client.get(url, {"sort": sort}))
+            ]
+            by_name = sorted(expected.values(), key=lambda e: e.name)
+            if sort == "-name":
+                by_name.reverse()
+            want = sorted(by_name, key=figure, reverse=sort.startswith("-"))
+            assert got == [e.appid for e in want], sort
+    newest = _rows(acme_client.get(url, {"sort": "-last_event"}))
+    stamps = [r.last_event_at for r in newest if r.last_event_at]
+    assert stamps == sorted(stamps, reverse=True) and stamps
+
+
+def test_search_ignores_case_and_takes_wildcards_literally(acme, acme_client):
+    provider_factory.build(acme, 5)
+    special = Merchant.objects.filter(provider=acme).order_by("name").first()
+    Merchant.objects.filter(pk=special.pk).update(name="50% off_Shop \\ 全场")
+    url = reverse("provider:console")
+
+    def names(q):
+        return [r.merchant.name for r in _rows(acme_client.get(url, {"q": q}))]
+
+    assert names("shop 0001") == ["Shop 0001"]
+    assert names("50%") == ["50% off_Shop \\ 全场"]
+    assert names("f_s") == ["50% off_Shop \\ 全场"]
+    assert names("\\ 全") == ["50% off_Shop \\ 全场"]
+    assert names("%") == names("_") == ["50% off_Shop \\ 全场"]
+    assert names("x%y") == []
+
+
 def test_queries_per_page_do_not_grow_with_the_merchants(acme, acme_client):
     url = reverse("provider:console")
     provider_factory.build(acme, 5, prefix="Few")
