@@ -523,7 +523,8 @@ def merchant_history(*, provider: Provider, merchant: Merchant, limit: int = 30)
 def provider_history(*, provider: Provider, limit: int = 20):
     return (
         ProviderEvent.objects.filter(provider=provider)
-        .select_related("merchant", "actor")
+        .select_related("merchant")
+        .only("at", "kind", "merchant__name")  # a line of words: never a secret
         .order_by("-at", "-pk")[:limit]
     )
 

@@ -83,6 +83,20 @@ def test_the_rows_show_the_figures_and_escape_every_name(acme, acme_client):
         )
 
 
+def test_recent_changes_name_the_merchant(acme, acme_client):
+    from portal.models import ProviderEvent
+    from portal.providers import services
+
+    (expected,) = provider_factory.build(acme, 1)
+    merchant = Merchant.objects.get(appid=expected.appid)
+    services.provider_event(
+        acme.pk, ProviderEvent.Kind.REVOKED, merchant_id=merchant.pk
+    )
+    html = acme_client.get(reverse("provider:console")).content.decode()
+    section = html.split('class="provider-history"', 1)[1]
+    assert f"Merchant revoked the authorization — {merchant.name}</li>" in section
+
+
 def test_search_filters_and_alerts(acme, acme_client):
     expected = provider_factory.build(acme, 40)
     url = reverse("provider:console")
