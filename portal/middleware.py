@@ -135,3 +135,91 @@ class ContentSecurityPolicyMiddleware:
                 settings.WECHAT_API_BASE
             )
         return response
+
+
+# --- NUL characters ------------------------------------------------------------------
+# No text the portal keeps or looks up may hold U+0000: PostgreSQL refuses it in any
+# string (SQLite takes it), so a search for ``a%00b`` was a server error there. Forms
+# already say so on the field (Django's CharField); the query string, the path, the
+# cookies and the headers, and the bodies that views read without a form (JSON, a
+# till's urlencoded POST), are checked here, once, for every request: a clear 400.
+_NUL = "\x00"
+_ENCODED_NUL = (b"%00", b"\x00")  # urlencoded: a typed "%00" is sent as %2500
+_JSON_NUL = b"\\u0000"  # JSON's escape (a literal backslash-u0000 text is refused too)
+
+
+def _body_has_nul(request) -> bool:
+    content_type = (request.content_type or "").lower()
+    if content_type == "multipart/form-data":
+        if request.path_info.startswith("/api/"):
+            return False  # the API's uploads: a file, no text field to look up
+        # Its text fields (the file contents are binary and never checked). A body
+        # that does not parse raises here as it would in the view: a 400.
+        return any(_NUL in key or _NUL in value for key, value in request.POST.items())
+    if content_type not in ("application/x-www-form-urlencoded", "application/json"):
+        return False  # XML (WeChat's pushes): its parser refuses NUL itself
+    try:
+        body = request.body
+    except Exception:  # too large…: the view answers it its own way
+        return False
+    if content_type == "application/json":
+        return _JSON_NUL in body or b"\x00" in body
+    return any(marker in body for marker in _ENCODED_NUL)
+
+
+def has_nul(request) -> bool:
+    """Whether any text of the request holds a NUL character (encoded or not)."""
+    if _NUL in request.path_info:
+        return True
+    query = request.META.get("QUERY_STRING", "").encode("latin-1", "replace")
+    if any(marker in query for marker in _ENCODED_NUL):
+        return True
+    if any(
+        _NUL in str(value)
+        for key, value in request.META.items()
+        if key.startswith("HTTP_")
+    ):
+        return True
+    if any(_NUL in key or _NUL in value for key, value in request.COOKIES.items()):
+        return True
+    return request.method not in _SAFE_METHODS and _body_has_nul(request)
+
+
+class RejectNulMiddleware:
+    """A request holding a NUL character anywhere gets a 400 in words (JSON for the
+    API), before any of it reaches a query. The sandbox (below /sandbox/) answers
+    such requests itself, as WeChat does."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not request.path_info.startswith("/sandbox/") and has_nul(request):
+            return _nul_refusal(request)
+        return self.get_response(request)
+
+
+def _nul_refusal(request):
+    import logging
+
+    from django.http import JsonResponse
+    from django.shortcuts import render
+    from django.utils.translation import gettext as _
+
+    from .api_errors import ErrorCode
+
+    logging.getLogger("portal.security").warning(
+        "refused a request with a NUL character: %s %s",
+        request.method,
+        request.path_info.replace(_NUL, "\\x00")[:200],
+    )
+    message = _(
+        "The request holds a NUL character (\\0), which no field accepts: "
+        "remove it and try again."
+    )
+    if request.path_info.startswith("/api/") or "json" in (request.content_type or ""):
+        return JsonResponse(
+            {"code": ErrorCode.INVALID.value, "message": message, "field": None},
+            status=400,
+        )
+    return render(request, "400.html", {"message": message}, status=400)

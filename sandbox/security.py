@@ -80,13 +80,38 @@ def control_refusal(request) -> JsonResponse | None:
     return None
 
 
+def _holds_nul(request) -> bool:
+    """A NUL character in the path, the query or a body that is text (PostgreSQL
+    refuses it in any string, so no lookup may see one)."""
+    encoded = (b"%00", b"\x00")  # urlencoded (a typed "%00" is sent as %2500)
+    query = request.META.get("QUERY_STRING", "").encode("latin-1", "replace")
+    if "\x00" in request.path_info or any(m in query for m in encoded):
+        return True
+    content_type = request.content_type or ""
+    if request.method != "POST" or content_type.startswith("multipart/"):
+        return False
+    try:
+        body = request.body
+    except Exception:  # too large: the view answers it
+        return False
+    if content_type == "application/x-www-form-urlencoded":
+        return any(m in body for m in encoded)
+    return b"\x00" in body or b"\\u0000" in body  # JSON's escape, or raw in XML
+
+
 class SandboxSecurityMiddleware:
-    """The sandbox's pages (below /sandbox/) get the sandbox's own CSP."""
+    """The sandbox's pages (below /sandbox/) get the sandbox's own CSP; a request
+    holding a NUL character gets WeChat's 47001 (data format error), as WeChat
+    answers what it cannot parse."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        if request.path_info.startswith("/sandbox/") and _holds_nul(request):
+            return JsonResponse(
+                {"errcode": 47001, "errmsg": "data format error"}, status=200
+            )
         response = self.get_response(request)
         match = getattr(request, "resolver_match", None)
         is_sandbox = (match is not None and match.app_name == "sandbox") or (

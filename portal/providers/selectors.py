@@ -250,6 +250,11 @@ _CARD = FriendCard._meta.db_table
 _EVENT = WeChatEvent._meta.db_table
 _ROW_FIELDS = ("id", "name", "appid", "authorization", "func_ids")
 _BALANCE_PLACES = Decimal(1).scaleb(-2)  # CoinAccount.total_coin: 2 places
+# A search longer than every searched field matches nothing, and is not sent
+# (SQLite refuses a LIKE pattern over 50,000 bytes).
+_SEARCHED_LENGTH = max(
+    Merchant._meta.get_field(name).max_length for name in ("name", "appid")
+)
 
 
 def _like(text: str) -> str:
@@ -336,7 +341,9 @@ class _ConsoleSQL:
 
     def where(self, *, q: str, state: str, alert: str) -> tuple[str, list]:
         clauses, params = [self._from()], [self.provider_id]
-        if q:
+        if len(q) > _SEARCHED_LENGTH:
+            clauses.append("AND 1 = 0")  # longer than any name: nothing matches
+        elif q:
             clauses.append(
                 "AND (UPPER(m.name) LIKE UPPER(%s) ESCAPE '\\' "
                 "OR UPPER(m.appid) LIKE UPPER(%s) ESCAPE '\\')"
@@ -548,7 +555,10 @@ def coupons_across(*, provider: Provider, q: str = "", status: str = "", page=1)
         .order_by("title", "merchant__name", "pk")
     )
     q = (q or "").strip()
-    if q:
+    title_length = FriendCard._meta.get_field("title").max_length
+    if len(q) > title_length:
+        cards = cards.none()  # longer than any title: nothing matches
+    elif q:
         cards = cards.filter(Q(title__icontains=q) | Q(brand_name__icontains=q))
     if status in CardStatus.values:
         cards = cards.filter(status=status)
