@@ -109,7 +109,17 @@ class FriendCard(models.Model):
                 name="card_submitted_has_card_id",
             ),
         ]
-        indexes = [models.Index(fields=["merchant", "status", "-created_at"])]
+        indexes = [
+            models.Index(fields=["merchant", "status", "-created_at"]),
+            # The provider console's alerts (SPEC §8): per merchant, whether an
+            # approved card is low on stock or ends soon, each one index seek.
+            models.Index(
+                fields=["merchant", "status", "quantity"], name="card_stock_alert"
+            ),
+            models.Index(
+                fields=["merchant", "status", "end_at"], name="card_end_alert"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title or str(_("Untitled coupon"))
