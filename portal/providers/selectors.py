@@ -181,7 +181,7 @@ def _periods(now: datetime) -> tuple[datetime, datetime]:
 
 @dataclass
 class Row:
-    merchant: Merchant
+    merchant: SubMerchant
     state_words: str = ""
     balance: Decimal | None = None
     coins_open: bool = False
@@ -410,16 +410,20 @@ class _ConsoleSQL:
         if not ids:
             return []
         marks = ", ".join(["%s"] * len(ids))
-        events = f"FROM {_EVENT} e WHERE e.merchant_id = m.id"
-        newest = f"{events} ORDER BY e.received_at DESC, e.id DESC LIMIT 1"
-        consumed = f"SELECT COUNT(*) {events} AND e.event = %s AND e.received_at >= %s"
+        consumed = (
+            f"(SELECT COUNT(*) FROM {_EVENT} e WHERE e.merchant_id = m.id "  # noqa: S608
+            "AND e.event = %s AND e.received_at >= %s)"
+        )
+        newest = (
+            f"(SELECT e.id FROM {_EVENT} e WHERE e.merchant_id = m.id "  # noqa: S608
+            "ORDER BY e.received_at DESC, e.id DESC LIMIT 1)"
+        )
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT m.{', m.'.join(_ROW_FIELDS)}, a.activated_at, a.total_coin, "  # noqa: S608
-                f"({consumed}), ({consumed}), "
-                f"(SELECT e.received_at {newest}), (SELECT e.event {newest}), "
-                f"(SELECT e.msg_type {newest}) "
+                f"{consumed}, {consumed}, le.received_at, le.event, le.msg_type "
                 f"FROM {_MERCHANT} m LEFT JOIN {_ACCOUNT} a ON a.merchant_id = m.id "
+                f"LEFT JOIN {_EVENT} le ON le.id = {newest} "
                 f"WHERE m.id IN ({marks})",
                 [CONSUMED, self.today, CONSUMED, self.week, *ids],
             )
@@ -448,16 +452,10 @@ class _ConsoleSQL:
                 ],
             )
             cards = {values[0]: values[1:] for values in cursor.fetchall()}
+        threshold = low_balance()
         by_id = {}
         for values in found:
-            fields = dict(zip(_ROW_FIELDS, values[:5], strict=True))
-            if isinstance(fields["func_ids"], str):
-                fields["func_ids"] = json.loads(fields["func_ids"])
-            merchant = Merchant.from_db(
-                connection.alias,
-                [f.attname for f in _MERCHANT_FIELDS],
-                [fields[f.attname] for f in _MERCHANT_FIELDS],
-            )
+            merchant = SubMerchant(*values[:5])
             activated, total, today, week, at, event, msg_type = values[5:]
             row = Row(merchant=merchant)
             row.coins_open = activated is not None
@@ -475,15 +473,35 @@ class _ConsoleSQL:
                     row.low_stock,
                     row.expiring,
                 ) = (int(v or 0) for v in figures)
-            row.state_words = merchant_state_words(merchant)
-            row.alerts = _alerts(row)
+            if merchant.authorization != A.ACTIVE:
+                row.state_words = merchant_state_words(merchant)
+            row.alerts = _alerts(row, threshold)
             by_id[merchant.pk] = row
         return [by_id[pk] for pk in ids if pk in by_id]
 
 
-_MERCHANT_FIELDS = [
-    f for f in Merchant._meta.concrete_fields if f.attname in _ROW_FIELDS
-]
+class SubMerchant:
+    """A console row's merchant: the columns a row shows, read as the database
+    gave them (no model instance per row; never a secret)."""
+
+    __slots__ = ("pk", "name", "appid", "authorization", "_func_ids")
+
+    def __init__(self, pk, name, appid, authorization, func_ids):
+        self.pk, self.name, self.appid = pk, name, appid
+        self.authorization, self._func_ids = authorization, func_ids
+
+    @property
+    def id(self) -> int:
+        return self.pk
+
+    @property
+    def func_ids(self) -> list[int]:
+        """The granted permissions (JSON text on SQLite), read when asked for."""
+        value = self._func_ids
+        return json.loads(value) if isinstance(value, str) else list(value or [])
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class _PageIds:
@@ -504,11 +522,11 @@ class _PageIds:
         return self.count()
 
 
-def _alerts(row: Row) -> list[str]:
+def _alerts(row: Row, threshold: Decimal) -> list[str]:
     alerts = []
     if row.rejected:
         alerts.append("rejected")
-    if row.coins_open and row.balance is not None and row.balance < low_balance():
+    if row.coins_open and row.balance is not None and row.balance < threshold:
         alerts.append("low_balance")
     if row.low_stock:
         alerts.append("low_stock")
