@@ -484,7 +484,7 @@ class SubMerchant:
     """A console row's merchant: the columns a row shows, read as the database
     gave them (no model instance per row; never a secret)."""
 
-    __slots__ = ("pk", "name", "appid", "authorization", "_func_ids")
+    __slots__ = ("_func_ids", "appid", "authorization", "name", "pk")
 
     def __init__(self, pk, name, appid, authorization, func_ids):
         self.pk, self.name, self.appid = pk, name, appid
