@@ -227,9 +227,13 @@ def console_page(
     now = now or timezone.now()
     sql = _ConsoleSQL(provider.pk, now)
     summary = sql.summary()
-    where, params = sql.where(q=(q or "").strip(), state=state, alert=alert)
+    q = (q or "").strip()
+    where, params = sql.where(q=q, state=state, alert=alert)
     sort = sort if sort in SORTS else "name"
-    paginator = Paginator(_PageIds(sql, where, params, sort), PAGE_SIZE)
+    unfiltered = not q and state not in A.values and alert not in ALERTS
+    # Unfiltered, the count is the summary's: every merchant has one state.
+    known = sum(summary[f"state_{s}"] for s in A.values) if unfiltered else None
+    paginator = Paginator(_PageIds(sql, where, params, sort, known), PAGE_SIZE)
     page_obj = paginator.get_page(page)
     rows = sql.rows(list(page_obj.object_list))
     return ConsolePage(
@@ -508,18 +512,18 @@ class _PageIds:
     """The filtered, sorted ids as Django's Paginator reads them: a count, and a
     slice fetched with LIMIT/OFFSET."""
 
-    def __init__(self, sql: _ConsoleSQL, where: str, params: list, sort: str):
+    def __init__(self, sql, where: str, params: list, sort: str, known: int | None):
         self.sql, self.where, self.params, self.sort = sql, where, params, sort
+        self.known = known
 
     def count(self) -> int:
-        return self.sql.count(self.where, self.params)
+        if self.known is None:
+            self.known = self.sql.count(self.where, self.params)
+        return self.known
 
     def __getitem__(self, index: slice) -> list[int]:
         start, stop = index.start or 0, index.stop
         return self.sql.ids(self.where, self.params, self.sort, start, stop - start)
-
-    def __len__(self) -> int:
-        return self.count()
 
 
 def _alerts(row: Row, threshold: Decimal) -> list[str]:

@@ -1,4 +1,5 @@
-"""The provider console's table rows, written in Python (SPEC §8, issue 12).
+"""The provider console's table rows and recent changes, written in Python (SPEC §8,
+issue 12).
 
 A page of 50 sub-merchants is some 1,200 template variables; the template engine
 spent more on them than the database did on the page's figures. The same HTML,
@@ -75,4 +76,18 @@ def console_rows(rows, alert_labels: dict, links: str) -> SafeString:
             f'</td><td><button type="submit" name="merchant" value="{m.pk}" '
             f'data-enter="{appid}">{open_label}</button></td></tr>'
         )
+    return mark_safe("".join(parts))  # noqa: S308  (every value above is escaped)
+
+
+@register.simple_tag
+def console_history(events) -> SafeString:
+    """The recent changes' lines: when (local time), what, and for which merchant."""
+    parts: list[str] = []
+    for e in events:
+        at = timezone.localtime(e.at).replace(microsecond=0)
+        line = f'<li><time datetime="{at.isoformat()}">{at:%Y-%m-%d %H:%M}</time> '
+        line += escape(e.get_kind_display())
+        if e.merchant_id is not None:
+            line += f" — {escape(e.merchant.name)}"
+        parts.append(line + "</li>")
     return mark_safe("".join(parts))  # noqa: S308  (every value above is escaped)

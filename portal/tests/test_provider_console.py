@@ -89,12 +89,22 @@ def test_recent_changes_name_the_merchant(acme, acme_client):
 
     (expected,) = provider_factory.build(acme, 1)
     merchant = Merchant.objects.get(appid=expected.appid)
+    Merchant.objects.filter(pk=merchant.pk).update(name='<i>Tea & "Co"</i>')
     services.provider_event(
         acme.pk, ProviderEvent.Kind.REVOKED, merchant_id=merchant.pk
     )
+    at = timezone.localtime(ProviderEvent.objects.get(merchant=merchant).at)
     html = acme_client.get(reverse("provider:console")).content.decode()
     section = html.split('class="provider-history"', 1)[1]
-    assert f"Merchant revoked the authorization — {merchant.name}</li>" in section
+    assert (
+        "Merchant revoked the authorization — "
+        "&lt;i&gt;Tea &amp; &quot;Co&quot;&lt;/i&gt;</li>"
+    ) in section
+    stamp = at.strftime("%Y-%m-%d %H:%M")
+    assert (
+        f'<time datetime="{at.replace(microsecond=0).isoformat()}">{stamp}</time>'
+        in section
+    )
 
 
 def test_search_filters_and_alerts(acme, acme_client):
