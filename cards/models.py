@@ -217,3 +217,32 @@ class CardEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} @ {self.at:%Y-%m-%d %H:%M}"
+
+
+class CardFigures(models.Model):
+    """A merchant's cards in figures, for the provider console (SPEC §8). Written
+    by database triggers on the cards table only (cards/figures.py): never by
+    the portal's code. No row for a merchant without a card."""
+
+    merchant = models.OneToOneField(
+        Merchant,
+        primary_key=True,
+        on_delete=models.DO_NOTHING,  # the trigger removes the row with the last card
+        db_constraint=False,
+        related_name="+",
+    )
+    in_review = models.PositiveIntegerField(default=0)
+    approved = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    stock = models.PositiveBigIntegerField(default=0)  # of the approved cards
+    # The approved cards' least stock, and their first and last end.
+    min_stock = models.PositiveIntegerField(null=True)
+    first_end_at = models.DateTimeField(null=True)
+    last_end_at = models.DateTimeField(null=True)
+
+    class Meta:
+        verbose_name = _("card figures")
+        verbose_name_plural = _("card figures")
+
+    def __str__(self) -> str:
+        return f"{self.merchant_id}: {self.approved} approved, {self.stock} left"

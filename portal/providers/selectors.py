@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from cards.models import CardStatus, FriendCard
+from cards.models import CardFigures, CardStatus, FriendCard
 from wechat import errors as wx
 
 from ..models import Merchant, Provider, ProviderEvent, ProviderStaff, WeChatEvent
@@ -190,7 +190,7 @@ class Row:
     rejected: int = 0
     stock: int = 0
     expiring: int = 0
-    low_stock: int = 0
+    low_stock: bool = False  # an approved coupon under the threshold
     redemptions_today: int = 0
     redemptions_week: int = 0
     last_event: str = ""
@@ -252,6 +252,7 @@ _MERCHANT = Merchant._meta.db_table
 _ACCOUNT = "coins_coinaccount"
 _CARD = FriendCard._meta.db_table
 _EVENT = WeChatEvent._meta.db_table
+_FIGURES = CardFigures._meta.db_table
 _ROW_FIELDS = ("id", "name", "appid", "authorization", "func_ids")
 _BALANCE_PLACES = Decimal(1).scaleb(-2)  # CoinAccount.total_coin: 2 places
 # A search longer than every searched field matches nothing, and is not sent
@@ -294,34 +295,40 @@ class _ConsoleSQL:
         self.today = ops.adapt_datetimefield_value(today)
         self.week = ops.adapt_datetimefield_value(week)
 
-    # Per merchant m: an alert's condition, and its parameters.
-    def _alert(self, name: str) -> tuple[str, list]:
-        approved = (
-            f"SELECT 1 FROM {_CARD} c WHERE c.merchant_id = m.id AND c.status = %s"  # noqa: S608
+    # Per merchant m (with f, its card figures): an alert's condition, and its
+    # parameters. The figures are read, not the cards (cards/figures.py); only a
+    # merchant whose approved cards' ends straddle the next 7 days has its cards
+    # looked at, for "expiring".
+    def _expiring(self, what: str = "EXISTS") -> tuple[str, list]:
+        cards = (
+            f"SELECT {'1' if what == 'EXISTS' else 'COUNT(*)'} FROM {_CARD} c "  # noqa: S608
+            "WHERE c.merchant_id = m.id AND c.status = %s "
+            "AND c.end_at >= %s AND c.end_at < %s"
         )
+        straddles = "f.first_end_at < %s AND f.last_end_at >= %s"
+        params = [self.soon, self.now, CardStatus.APPROVED, self.now, self.soon]
+        if what == "EXISTS":
+            return f"({straddles} AND EXISTS({cards}))", params
+        return f"(CASE WHEN {straddles} THEN ({cards}) ELSE 0 END)", params
+
+    def _alert(self, name: str) -> tuple[str, list]:
         if name == "rejected":
-            return f"EXISTS({approved})", [CardStatus.REJECTED]
+            return "(f.rejected > 0)", []
         if name == "low_balance":
             return (
                 "(a.activated_at IS NOT NULL AND a.total_coin < %s)",
                 [low_balance()],
             )
         if name == "low_stock":
-            return f"EXISTS({approved} AND c.quantity < %s)", [
-                CardStatus.APPROVED,
-                low_stock(),
-            ]
+            return "(f.min_stock < %s)", [low_stock()]
         if name == "expiring":
-            return f"EXISTS({approved} AND c.end_at >= %s AND c.end_at < %s)", [
-                CardStatus.APPROVED,
-                self.now,
-                self.soon,
-            ]
+            return self._expiring()
         return "(m.authorization <> %s)", [A.ACTIVE]  # token
 
     def _from(self) -> str:
         return (
             f"FROM {_MERCHANT} m LEFT JOIN {_ACCOUNT} a ON a.merchant_id = m.id "
+            f"LEFT JOIN {_FIGURES} f ON f.merchant_id = m.id "
             "WHERE m.provider_id = %s"
         )
 
@@ -371,16 +378,8 @@ class _ConsoleSQL:
             return "m.authorization, m.name, m.id", []
         expression, params = {
             "balance": ("COALESCE(a.total_coin, 0)", []),
-            "review": (
-                f"(SELECT COUNT(*) FROM {_CARD} c "  # noqa: S608
-                "WHERE c.merchant_id = m.id AND c.status = %s)",
-                [CardStatus.IN_REVIEW],
-            ),
-            "stock": (
-                f"COALESCE((SELECT SUM(c.quantity) FROM {_CARD} c "  # noqa: S608
-                "WHERE c.merchant_id = m.id AND c.status = %s), 0)",
-                [CardStatus.APPROVED],
-            ),
+            "review": ("COALESCE(f.in_review, 0)", []),
+            "stock": ("COALESCE(f.stock, 0)", []),
             "redemptions": (
                 f"(SELECT COUNT(*) FROM {_EVENT} e WHERE e.merchant_id = m.id "  # noqa: S608
                 "AND e.event = %s AND e.received_at >= %s)",
@@ -409,8 +408,8 @@ class _ConsoleSQL:
             return [row[0] for row in cursor.fetchall()]
 
     def rows(self, ids: list[int]) -> list[Row]:
-        """The page's merchants with their coins, redemptions and newest event,
-        and their cards' figures grouped by merchant."""
+        """The page's merchants with their coins, card figures, redemptions and
+        newest event: one statement."""
         if not ids:
             return []
         marks = ", ".join(["%s"] * len(ids))
@@ -422,64 +421,39 @@ class _ConsoleSQL:
             f"(SELECT e.id FROM {_EVENT} e WHERE e.merchant_id = m.id "  # noqa: S608
             "ORDER BY e.received_at DESC, e.id DESC LIMIT 1)"
         )
+        expiring, expiring_params = self._expiring("COUNT")
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT m.{', m.'.join(_ROW_FIELDS)}, a.activated_at, a.total_coin, "  # noqa: S608
-                f"{consumed}, {consumed}, le.received_at, le.event, le.msg_type "
+                f"{consumed}, {consumed}, le.received_at, le.event, le.msg_type, "
+                "f.in_review, f.approved, f.rejected, f.stock, f.min_stock, "
+                f"{expiring} "
                 f"FROM {_MERCHANT} m LEFT JOIN {_ACCOUNT} a ON a.merchant_id = m.id "
+                f"LEFT JOIN {_FIGURES} f ON f.merchant_id = m.id "
                 f"LEFT JOIN {_EVENT} le ON le.id = {newest} "
                 f"WHERE m.id IN ({marks})",
-                [CONSUMED, self.today, CONSUMED, self.week, *ids],
+                [CONSUMED, self.today, CONSUMED, self.week, *expiring_params, *ids],
             )
             found = cursor.fetchall()
-            cursor.execute(
-                "SELECT c.merchant_id, "  # noqa: S608
-                "SUM(CASE WHEN c.status = %s THEN 1 ELSE 0 END), "
-                "SUM(CASE WHEN c.status = %s THEN 1 ELSE 0 END), "
-                "SUM(CASE WHEN c.status = %s THEN 1 ELSE 0 END), "
-                "SUM(CASE WHEN c.status = %s THEN c.quantity ELSE 0 END), "
-                "SUM(CASE WHEN c.status = %s AND c.quantity < %s THEN 1 ELSE 0 END), "
-                "SUM(CASE WHEN c.status = %s AND c.end_at >= %s AND c.end_at < %s "
-                "THEN 1 ELSE 0 END) "
-                f"FROM {_CARD} c WHERE c.merchant_id IN ({marks}) GROUP BY c.merchant_id",
-                [
-                    CardStatus.IN_REVIEW,
-                    CardStatus.APPROVED,
-                    CardStatus.REJECTED,
-                    CardStatus.APPROVED,
-                    CardStatus.APPROVED,
-                    low_stock(),
-                    CardStatus.APPROVED,
-                    self.now,
-                    self.soon,
-                    *ids,
-                ],
-            )
-            cards = {values[0]: values[1:] for values in cursor.fetchall()}
-        threshold = low_balance()
+        balance_threshold, stock_threshold = low_balance(), low_stock()
         by_id = {}
         for values in found:
             merchant = SubMerchant(*values[:5])
-            activated, total, today, week, at, event, msg_type = values[5:]
+            (activated, total, today, week, at, event, msg_type) = values[5:12]
+            in_review, approved, rejected, stock, min_stock, expiring = values[12:]
             row = Row(merchant=merchant)
             row.coins_open = activated is not None
             row.balance = _decimal(total)
             row.redemptions_today, row.redemptions_week = int(today), int(week)
             row.last_event_at = _datetime(at)
             row.last_event = event or msg_type or ""
-            figures = cards.get(merchant.pk)
-            if figures:
-                (
-                    row.in_review,
-                    row.approved,
-                    row.rejected,
-                    row.stock,
-                    row.low_stock,
-                    row.expiring,
-                ) = (int(v or 0) for v in figures)
+            row.in_review, row.approved = int(in_review or 0), int(approved or 0)
+            row.rejected, row.stock = int(rejected or 0), int(stock or 0)
+            row.low_stock = min_stock is not None and min_stock < stock_threshold
+            row.expiring = int(expiring or 0)
             if merchant.authorization != A.ACTIVE:
                 row.state_words = merchant_state_words(merchant)
-            row.alerts = _alerts(row, threshold)
+            row.alerts = _alerts(row, balance_threshold)
             by_id[merchant.pk] = row
         return [by_id[pk] for pk in ids if pk in by_id]
 
