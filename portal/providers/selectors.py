@@ -60,19 +60,21 @@ def providers_for(*, user) -> QuerySet[Provider]:
 
 def provider_memberships(*, user) -> dict[int, tuple[Provider, bool]]:
     """The providers ``user`` works for, by id and by name, each with whether the
-    user is one of its owners (the platform operator owns every one): one query."""
+    user is one of its owners (the platform operator owns every one): one query.
+
+    On every provider page: written in SQL (the ORM spent more building this
+    statement than the database spent answering it)."""
     if not user.is_authenticated or not user.is_active:
         return {}
     if user.is_superuser:
         return {p.pk: (p, True) for p in Provider.objects.order_by("name")}
-    staff = (
-        ProviderStaff.objects.filter(user=user)
-        .select_related("provider")
-        .order_by("provider__name")
+    staff = Provider.objects.raw(
+        f"SELECT p.*, s.role AS staff_role FROM {_PROVIDER} p "  # noqa: S608
+        f"JOIN {_PROVIDER_STAFF} s ON s.provider_id = p.id "
+        "WHERE s.user_id = %s ORDER BY p.name, p.id",
+        [user.pk],
     )
-    return {
-        s.provider_id: (s.provider, s.role == ProviderStaff.Role.OWNER) for s in staff
-    }
+    return {p.pk: (p, p.staff_role == ProviderStaff.Role.OWNER) for p in staff}
 
 
 def provider_for(*, user, provider_id: int | None = None) -> Provider:
@@ -253,6 +255,9 @@ _ACCOUNT = "coins_coinaccount"
 _CARD = FriendCard._meta.db_table
 _EVENT = WeChatEvent._meta.db_table
 _FIGURES = CardFigures._meta.db_table
+_PROVIDER = Provider._meta.db_table
+_PROVIDER_STAFF = ProviderStaff._meta.db_table
+_PROVIDER_EVENT = ProviderEvent._meta.db_table
 _ROW_FIELDS = ("id", "name", "appid", "authorization", "func_ids")
 _BALANCE_PLACES = Decimal(1).scaleb(-2)  # CoinAccount.total_coin: 2 places
 # A search longer than every searched field matches nothing, and is not sent
@@ -523,13 +528,17 @@ def merchant_history(*, provider: Provider, merchant: Merchant, limit: int = 30)
     )
 
 
-def provider_history(*, provider: Provider, limit: int = 20):
-    return (
-        ProviderEvent.objects.filter(provider=provider)
-        .select_related("merchant")
-        .only("at", "kind", "merchant__name")  # a line of words: never a secret
-        .order_by("-at", "-pk")[:limit]
-    )
+def provider_history(*, provider: Provider, limit: int = 20) -> list[tuple]:
+    """The provider's latest changes as ``(at, kind, merchant name or None)``: a
+    line of words each (never a secret), in SQL like the rest of the console."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT e.at, e.kind, m.name FROM {_PROVIDER_EVENT} e "  # noqa: S608
+            f"LEFT JOIN {_MERCHANT} m ON m.id = e.merchant_id "
+            "WHERE e.provider_id = %s ORDER BY e.at DESC, e.id DESC LIMIT %s",
+            [provider.pk, limit],
+        )
+        return [(_datetime(at), kind, name) for at, kind, name in cursor.fetchall()]
 
 
 def coupons_across(*, provider: Provider, q: str = "", status: str = "", page=1):

@@ -81,13 +81,17 @@ def console_rows(rows, alert_labels: dict, links: str) -> SafeString:
 
 @register.simple_tag
 def console_history(events) -> SafeString:
-    """The recent changes' lines: when (local time), what, and for which merchant."""
+    """The recent changes' lines (``selectors.provider_history``): when (local
+    time), what, and for which merchant."""
+    from portal.models import ProviderEvent
+
+    kinds = dict(ProviderEvent.Kind.choices)
     parts: list[str] = []
-    for e in events:
-        at = timezone.localtime(e.at).replace(microsecond=0)
+    for at, kind, merchant_name in events:
+        at = timezone.localtime(at).replace(microsecond=0)
         line = f'<li><time datetime="{at.isoformat()}">{at:%Y-%m-%d %H:%M}</time> '
-        line += escape(e.get_kind_display())
-        if e.merchant_id is not None:
-            line += f" — {escape(e.merchant.name)}"
+        line += escape(kinds.get(kind, kind))
+        if merchant_name is not None:
+            line += f" — {escape(merchant_name)}"
         parts.append(line + "</li>")
     return mark_safe("".join(parts))  # noqa: S308  (every value above is escaped)
