@@ -23,12 +23,24 @@ def escape(value) -> str:
     return _escape(str(value))
 
 
+def _balance_format():
+    """A function writing a balance as ``formats.localize`` would in the current
+    language (its decimal separator looked up once per page, not per row)."""
+    from django.conf import settings
+
+    if settings.USE_THOUSAND_SEPARATOR:
+        return formats.localize
+    separator = formats.get_format("DECIMAL_SEPARATOR")
+    return lambda value: str(value).replace(".", separator)
+
+
 @register.simple_tag
 def console_rows(rows, alert_labels: dict, links: str) -> SafeString:
     """``rows``: the page's ``selectors.Row``s; ``links``: the merchant page's path
     without the id; ``alert_labels``: each alert's words."""
     from portal.models import Merchant
 
+    balance = _balance_format()
     not_open = escape(_("not open"))
     open_label = escape(_("Open"))
     states = {value: escape(label) for value, label in Merchant.Authorization.choices}
@@ -55,7 +67,7 @@ def console_rows(rows, alert_labels: dict, links: str) -> SafeString:
             add(f'<br><small class="state-words">{escape(row.state_words)}</small>')
         add("</td>")
         if row.coins_open:
-            add(f'<td class="num" data-balance>{formats.localize(row.balance)}</td>')
+            add(f'<td class="num" data-balance>{balance(row.balance)}</td>')
         else:
             add(
                 f'<td class="num" data-balance><span class="muted">{not_open}</span></td>'
