@@ -301,20 +301,28 @@ class _ConsoleSQL:
         self.week = ops.adapt_datetimefield_value(week)
 
     # Per merchant m (with f, its card figures): an alert's condition, and its
-    # parameters. The figures are read, not the cards (cards/figures.py); only a
-    # merchant whose approved cards' ends straddle the next 7 days has its cards
-    # looked at, for "expiring".
+    # parameters. The figures are read, not the cards (cards/figures.py). For
+    # "expiring" (an approved coupon ends within 7 days) the first end decides
+    # when it is still to come; only a merchant with an approved coupon already
+    # ended and another still running has its cards looked at.
     def _expiring(self, what: str = "EXISTS") -> tuple[str, list]:
         cards = (
             f"SELECT {'1' if what == 'EXISTS' else 'COUNT(*)'} FROM {_CARD} c "  # noqa: S608
             "WHERE c.merchant_id = m.id AND c.status = %s "
             "AND c.end_at >= %s AND c.end_at < %s"
         )
-        straddles = "f.first_end_at < %s AND f.last_end_at >= %s"
-        params = [self.soon, self.now, CardStatus.APPROVED, self.now, self.soon]
+        cards_params = [CardStatus.APPROVED, self.now, self.soon]
         if what == "EXISTS":
-            return f"({straddles} AND EXISTS({cards}))", params
-        return f"(CASE WHEN {straddles} THEN ({cards}) ELSE 0 END)", params
+            return (
+                "((f.first_end_at >= %s AND f.first_end_at < %s) OR "
+                f"(f.first_end_at < %s AND f.last_end_at >= %s AND EXISTS({cards})))",
+                [self.now, self.soon, self.now, self.now, *cards_params],
+            )
+        straddles = "f.first_end_at < %s AND f.last_end_at >= %s"
+        return (
+            f"(CASE WHEN {straddles} THEN ({cards}) ELSE 0 END)",
+            [self.soon, self.now, *cards_params],
+        )
 
     def _alert(self, name: str) -> tuple[str, list]:
         if name == "rejected":

@@ -110,7 +110,9 @@ def build(
             }[kind]
             quantity = (i + j) % 50 if status == CardStatus.APPROVED else 0
             soon = (i + j) % 11 == 0
-            end = now + timedelta(days=3 if soon else 30)
+            # Some approved coupons ended weeks ago (WeChat keeps them approved).
+            ended = (i + j) % 13 == 6 and not soon
+            end = now + timedelta(days=-20 if ended else 3 if soon else 30)
             cards.append(
                 FriendCard(
                     merchant=merchant,
