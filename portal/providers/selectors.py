@@ -235,7 +235,9 @@ def console_page(
     unfiltered = not q and state not in A.values and alert not in ALERTS
     # Unfiltered, the count is the summary's: every merchant has one state.
     known = sum(summary[f"state_{s}"] for s in A.values) if unfiltered else None
-    paginator = Paginator(_PageIds(sql, where, params, sort, known), PAGE_SIZE)
+    paginator = Paginator(
+        _PageIds(sql, where, params, sort, known, _page_asked(page)), PAGE_SIZE
+    )
     page_obj = paginator.get_page(page)
     rows = sql.rows(list(page_obj.object_list))
     return ConsolePage(
@@ -411,14 +413,28 @@ class _ConsoleSQL:
             cursor.execute(f"SELECT COUNT(*) {where}", params)
             return cursor.fetchone()[0]
 
-    def ids(self, where: str, params: list, sort: str, offset: int, limit: int):
+    def ids(
+        self, where: str, params: list, sort: str, offset: int, limit: int
+    ) -> list[int]:
+        return [pk for pk, _ in self._ids(where, params, sort, offset, limit, "")]
+
+    def ids_and_total(
+        self, where: str, params: list, sort: str, offset: int, limit: int
+    ) -> tuple[list[int], int | None]:
+        """A page's ids and how many match in all (None when the page is past
+        the end: no row carries the total)."""
+        found = self._ids(where, params, sort, offset, limit, ", COUNT(*) OVER ()")
+        return [pk for pk, _ in found], (found[0][1] if found else None)
+
+    def _ids(self, where, params, sort, offset, limit, total: str) -> list[tuple]:
         order, more = self.sort_key(sort)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT m.id {where} ORDER BY {order} LIMIT %s OFFSET %s",
+                f"SELECT m.id{total or ', NULL'} {where} "
+                f"ORDER BY {order} LIMIT %s OFFSET %s",
                 [*params, *more, limit, offset],
             )
-            return [row[0] for row in cursor.fetchall()]
+            return cursor.fetchall()
 
     def rows(self, ids: list[int]) -> list[Row]:
         """The page's merchants with their coins, card figures, redemptions and
@@ -495,21 +511,43 @@ class SubMerchant:
         return self.name
 
 
+def _page_asked(page) -> int:
+    """The page number as Paginator.get_page will read it (else the first)."""
+    try:
+        number = int(page)
+    except (TypeError, ValueError):
+        return 1
+    return number if 1 <= number <= 10**6 else 1  # (an OFFSET the database takes)
+
+
 class _PageIds:
     """The filtered, sorted ids as Django's Paginator reads them: a count, and a
-    slice fetched with LIMIT/OFFSET."""
+    slice fetched with LIMIT/OFFSET. Filtered, the count comes with the asked
+    page's ids in one statement (a window count), unless that page is past the
+    end."""
 
-    def __init__(self, sql, where: str, params: list, sort: str, known: int | None):
+    def __init__(self, sql, where, params, sort, known: int | None, asked: int):
         self.sql, self.where, self.params, self.sort = sql, where, params, sort
-        self.known = known
+        self.known, self.asked = known, asked
+        self.fetched: tuple[int, list[int]] | None = None  # (offset, ids)
 
     def count(self) -> int:
         if self.known is None:
-            self.known = self.sql.count(self.where, self.params)
+            offset = (self.asked - 1) * PAGE_SIZE
+            ids, total = self.sql.ids_and_total(
+                self.where, self.params, self.sort, offset, PAGE_SIZE
+            )
+            if total is None:
+                total = self.sql.count(self.where, self.params)
+            else:
+                self.fetched = (offset, ids)
+            self.known = total
         return self.known
 
     def __getitem__(self, index: slice) -> list[int]:
         start, stop = index.start or 0, index.stop
+        if self.fetched is not None and self.fetched[0] == start:
+            return self.fetched[1][: stop - start]
         return self.sql.ids(self.where, self.params, self.sort, start, stop - start)
 
 

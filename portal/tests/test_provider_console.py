@@ -150,6 +150,23 @@ def test_sorting_and_pages(acme, acme_client):
     assert stocks == sorted(e.stock for e in expected if e.rejected)
 
 
+def test_a_filtered_count_is_right_on_every_page_and_past_the_end(acme, acme_client):
+    """Filtered, the total comes with the page's ids (a window count), or on its
+    own when the page asked for is past the end (Django then shows the last)."""
+    expected = provider_factory.build(acme, 130)
+    url = reverse("provider:console")
+    shops = sorted(e.name for e in expected if e.state == A.ACTIVE)
+    assert len(shops) > 100  # three pages
+    for page, shown in (("1", shops[:50]), ("3", shops[100:]), ("9", shops[100:])):
+        for asked in ({"state": A.ACTIVE}, {"q": "Shop", "state": A.ACTIVE}):
+            data = acme_client.get(url, {**asked, "page": page}).context["data"]
+            assert data.total == len(shops), (asked, page)
+            assert [r.merchant.name for r in data.rows] == shown, (asked, page)
+            assert data.page.paginator.num_pages == 3
+    nothing = acme_client.get(url, {"q": "no such shop", "page": 2}).context["data"]
+    assert (nothing.total, nothing.rows) == (0, [])
+
+
 def test_every_sort_orders_by_its_figure_then_by_name(acme, acme_client):
     expected = {e.appid: e for e in provider_factory.build(acme, 30)}
     url = reverse("provider:console")
