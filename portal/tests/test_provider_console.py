@@ -314,3 +314,29 @@ def test_only_owners_keep_the_open_platform_settings(acme, acme_client):
     assert acme_client.get(reverse("provider:settings")).status_code == 403
     ProviderStaff.objects.filter(provider=acme).update(role=ProviderStaff.Role.OWNER)
     assert acme_client.get(reverse("provider:settings")).status_code == 200
+
+
+def test_the_filters_keep_what_was_chosen(acme, acme_client):
+    provider_factory.build(acme, 3)
+    page = acme_client.get(
+        reverse("provider:console"),
+        {"state": A.REVOKED, "alert": "low_stock", "sort": "-balance"},
+    ).content.decode()
+    assert f'<option value="{A.REVOKED}" selected>' in page
+    assert '<option value="low_stock" selected>' in page
+    assert '<option value="-balance" selected>' in page
+    form = page[page.index('class="provider-filters"') :]
+    assert form[: form.index("</form>")].count(" selected>") == 3
+    assert '<select name="state"><option value="">All</option>' in page
+
+
+def test_select_options_escape_and_mark_the_chosen_one():
+    from portal.templatetags.portal_ui import select_options
+
+    html = select_options([("a", "A"), ('"><b>', "<i>x</i>"), (3, "three")], 3, "All")
+    assert html == (
+        '<option value="">All</option><option value="a">A</option>'
+        '<option value="&quot;&gt;&lt;b&gt;">&lt;i&gt;x&lt;/i&gt;</option>'
+        '<option value="3" selected>three</option>'
+    )
+    assert select_options({"k": "v"}, None) == '<option value="k">v</option>'
