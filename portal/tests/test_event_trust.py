@@ -107,11 +107,16 @@ def test_a_push_outside_the_five_minute_window_is_refused(plain_shop, skew):
 
 def test_a_signed_query_replayed_with_another_body_is_refused(plain_shop):
     client, query = Client(), _plain_query(plain_shop, nonce="once")
-    assert _post(client, plain_shop, _event_xml("A").encode(), query) == 200
+    # One body, written once: its CreateTime must not move to the next second
+    # between the push and WeChat's retry (that would be another body).
+    now = int(time.time())
+    body = _event_xml("A", create_time=now).encode()
+    assert _post(client, plain_shop, body, query) == 200
     # WeChat's retry (same query, same body): acknowledged, stored once.
-    assert _post(client, plain_shop, _event_xml("A").encode(), query) == 200
+    assert _post(client, plain_shop, body, query) == 200
     # The same signed query string with another body: a replay.
-    assert _post(client, plain_shop, _event_xml("B").encode(), query) == 403
+    other = _event_xml("B", create_time=now).encode()
+    assert _post(client, plain_shop, other, query) == 403
     assert list(WeChatEvent.objects.values_list("payload__OrderId", flat=True)) == ["A"]
 
 
