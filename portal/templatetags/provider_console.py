@@ -8,19 +8,14 @@ escaped the same way, is written here once per row: ``{% console_rows rows %}``.
 
 from __future__ import annotations
 
-from html import escape as _escape
-
 from django import template
 from django.utils import formats, timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
+from .portal_ui import escape
+
 register = template.Library()
-
-
-def escape(value) -> str:
-    """Django's ``escape`` without its lazy-string wrapper (the same output)."""
-    return _escape(str(value))
 
 
 def _balance_format():
