@@ -307,23 +307,29 @@ class _ConsoleSQL:
     # "expiring" (an approved coupon ends within 7 days) the first end decides
     # when it is still to come; only a merchant with an approved coupon already
     # ended and another still running has its cards looked at.
-    def _expiring(self, what: str = "EXISTS") -> tuple[str, list]:
-        cards = (
-            f"SELECT {'1' if what == 'EXISTS' else 'COUNT(*)'} FROM {_CARD} c "  # noqa: S608
-            "WHERE c.merchant_id = m.id AND c.status = %s "
-            "AND c.end_at >= %s AND c.end_at < %s"
-        )
-        cards_params = [CardStatus.APPROVED, self.now, self.soon]
-        if what == "EXISTS":
-            return (
-                "((f.first_end_at >= %s AND f.first_end_at < %s) OR "
-                f"(f.first_end_at < %s AND f.last_end_at >= %s AND EXISTS({cards})))",
-                [self.now, self.soon, self.now, self.now, *cards_params],
-            )
-        straddles = "f.first_end_at < %s AND f.last_end_at >= %s"
+    def _expiring_cards(self, select: str) -> tuple[str, list]:
         return (
-            f"(CASE WHEN {straddles} THEN ({cards}) ELSE 0 END)",
-            [self.soon, self.now, *cards_params],
+            f"SELECT {select} FROM {_CARD} c WHERE c.merchant_id = m.id "  # noqa: S608
+            "AND c.status = %s AND c.end_at >= %s AND c.end_at < %s",
+            [CardStatus.APPROVED, self.now, self.soon],
+        )
+
+    def _expiring(self) -> tuple[str, list]:
+        """Whether merchant m has an approved coupon ending within 7 days."""
+        cards, params = self._expiring_cards("1")
+        return (
+            "((f.first_end_at >= %s AND f.first_end_at < %s) OR "
+            f"(f.first_end_at < %s AND f.last_end_at >= %s AND EXISTS({cards})))",
+            [self.now, self.soon, self.now, self.now, *params],
+        )
+
+    def _expiring_count(self) -> tuple[str, list]:
+        """How many of merchant m's approved coupons end within 7 days."""
+        cards, params = self._expiring_cards("COUNT(*)")
+        return (
+            "(CASE WHEN f.first_end_at < %s AND f.last_end_at >= %s "
+            f"THEN ({cards}) ELSE 0 END)",
+            [self.soon, self.now, *params],
         )
 
     def _alert(self, name: str) -> tuple[str, list]:
@@ -413,25 +419,23 @@ class _ConsoleSQL:
             cursor.execute(f"SELECT COUNT(*) {where}", params)
             return cursor.fetchone()[0]
 
-    def ids(
-        self, where: str, params: list, sort: str, offset: int, limit: int
-    ) -> list[int]:
-        return [pk for pk, _ in self._ids(where, params, sort, offset, limit, "")]
+    def ids(self, where: str, params: list, sort: str, offset: int, limit: int):
+        return [row[0] for row in self._ids(where, params, sort, offset, limit)]
 
     def ids_and_total(
         self, where: str, params: list, sort: str, offset: int, limit: int
     ) -> tuple[list[int], int | None]:
         """A page's ids and how many match in all (None when the page is past
         the end: no row carries the total)."""
-        found = self._ids(where, params, sort, offset, limit, ", COUNT(*) OVER ()")
-        return [pk for pk, _ in found], (found[0][1] if found else None)
+        found = self._ids(where, params, sort, offset, limit, total=True)
+        return [row[0] for row in found], (found[0][1] if found else None)
 
-    def _ids(self, where, params, sort, offset, limit, total: str) -> list[tuple]:
+    def _ids(self, where, params, sort, offset, limit, *, total=False) -> list:
         order, more = self.sort_key(sort)
+        window = ", COUNT(*) OVER ()" if total else ""
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT m.id{total or ', NULL'} {where} "
-                f"ORDER BY {order} LIMIT %s OFFSET %s",
+                f"SELECT m.id{window} {where} ORDER BY {order} LIMIT %s OFFSET %s",
                 [*params, *more, limit, offset],
             )
             return cursor.fetchall()
@@ -450,7 +454,7 @@ class _ConsoleSQL:
             f"(SELECT e.id FROM {_EVENT} e WHERE e.merchant_id = m.id "  # noqa: S608
             "ORDER BY e.received_at DESC, e.id DESC LIMIT 1)"
         )
-        expiring, expiring_params = self._expiring("COUNT")
+        expiring, expiring_params = self._expiring_count()
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT m.{', m.'.join(_ROW_FIELDS)}, a.activated_at, a.total_coin, "  # noqa: S608
