@@ -93,9 +93,11 @@ def test_300_sub_merchants_20_callers_each_one_refresh_per_merchant(
     store = _store(backend)
     Call.objects.all().delete()
 
-    # 40 threads take the callers in order: the 20 callers of a merchant are next
-    # to each other in the queue, so they run at the same time (while other
-    # merchants' callers run beside them).
+    # CALLERS threads take the callers in order: the 20 callers of a merchant are
+    # next to each other in the queue, so they run at the same time. (Not more
+    # threads: each holds a PostgreSQL connection, and so does the sandbox's
+    # thread serving it: 40 of them, beside the other xdist worker's tests, can
+    # use up PostgreSQL's 100 connections, as a CI run once did.)
     work: queue.Queue = queue.Queue()
     for merchant in merchants:
         for _ in range(CALLERS):
@@ -114,7 +116,7 @@ def test_300_sub_merchants_20_callers_each_one_refresh_per_merchant(
         finally:
             connection.close()  # this thread's connection, once
 
-    threads = [threading.Thread(target=caller) for _ in range(40)]
+    threads = [threading.Thread(target=caller) for _ in range(CALLERS)]
     for thread in threads:
         thread.start()
     for thread in threads:
